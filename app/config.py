@@ -1,0 +1,134 @@
+"""Settings, read from the environment once at start-up.
+
+Every variable is documented in README.md ("Configuration"). Development is the
+default so that `make run` works on a fresh machine; production refuses to start
+without a SECRET_KEY.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+ENVIRONMENTS = ("development", "production", "testing")
+DEV_SECRET = "dev-only-secret-key-not-for-production"  # noqa: S105 - development default
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable configuration."""
+
+
+def _bool(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(value: str | None, default: int) -> int:
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError as exc:
+        raise ConfigError(f"expected a whole number, got {value!r}") from exc
+
+
+@dataclass(frozen=True)
+class CommunityLink:
+    label: str
+    url: str
+
+
+def parse_community_links(raw: str | None) -> list[CommunityLink]:
+    """COMMUNITY_LINKS: a JSON list of {"label", "url"} objects, or "Label|url;Label|url"."""
+    if not raw:
+        return [
+            CommunityLink("Forums", "https://community.example.org/forums"),
+            CommunityLink("Events", "https://community.example.org/events"),
+            CommunityLink("Blog", "https://community.example.org/blog"),
+        ]
+    raw = raw.strip()
+    if raw.startswith("["):
+        return [CommunityLink(str(i["label"]), str(i["url"])) for i in json.loads(raw)]
+    links = []
+    for part in raw.split(";"):
+        if "|" in part:
+            label, url = part.split("|", 1)
+            links.append(CommunityLink(label.strip(), url.strip()))
+    return links
+
+
+def normalize_database_url(url: str) -> str:
+    """Accept the common postgres:// spellings and route them through psycopg 3."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Build the Flask config mapping from the environment plus explicit overrides."""
+    env = os.environ
+    overrides = overrides or {}
+    app_env = overrides.get("ENV_NAME") or env.get("MENTORHUB_ENV", "development")
+    if app_env not in ENVIRONMENTS:
+        raise ConfigError(f"MENTORHUB_ENV must be one of {', '.join(ENVIRONMENTS)}")
+    production = app_env == "production"
+
+    secret = env.get("SECRET_KEY", "")
+    if not secret:
+        if production and "SECRET_KEY" not in overrides:
+            raise ConfigError("SECRET_KEY must be set in production")
+        secret = DEV_SECRET
+
+    default_db = f"sqlite:///{INSTANCE / 'mentorhub.db'}"
+    mail_server = env.get("MAIL_SERVER", "")
+
+    cfg: dict[str, Any] = {
+        "ENV_NAME": app_env,
+        "SECRET_KEY": secret,
+        "DATABASE_URL": normalize_database_url(env.get("DATABASE_URL", default_db)),
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        # Mail: with no MAIL_SERVER, messages are kept on disk and listed at /dev/mail.
+        "MAIL_SERVER": mail_server,
+        "MAIL_PORT": _int(env.get("MAIL_PORT"), 587),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME", ""),
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD", ""),
+        "MAIL_USE_TLS": _bool(env.get("MAIL_USE_TLS"), True),
+        "MAIL_USE_SSL": _bool(env.get("MAIL_USE_SSL"), False),
+        "MAIL_FROM": env.get("MAIL_FROM", "MentorHub <no-reply@mentorhub.test>"),
+        "MAIL_KEEP_DIR": env.get("MAIL_KEEP_DIR", str(INSTANCE / "mail")),
+        "REGISTRATION_OPEN": _bool(env.get("REGISTRATION_OPEN"), True),
+        "LOGIN_TOKEN_MINUTES": _int(env.get("LOGIN_TOKEN_MINUTES"), 15),
+        "REDIS_URL": env.get("REDIS_URL", ""),
+        "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
+        "SIGNIN_LIMIT_PER_EMAIL": env.get("SIGNIN_LIMIT_PER_EMAIL", "5 per 15 minutes"),
+        "SIGNIN_LIMIT_PER_IP": env.get("SIGNIN_LIMIT_PER_IP", "20 per 15 minutes"),
+        "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), app_env != "testing"),
+        "SCHEDULER_HEARTBEAT_SECONDS": _int(env.get("SCHEDULER_HEARTBEAT_SECONDS"), 30),
+        "COMMUNITY_NAME": env.get("COMMUNITY_NAME", "Community"),
+        "COMMUNITY_LINKS": parse_community_links(env.get("COMMUNITY_LINKS")),
+        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "UTC"),
+        # Cookies: Secure everywhere but plain-http development.
+        "SESSION_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
+        "REMEMBER_COOKIE_SECURE": _bool(env.get("SESSION_COOKIE_SECURE"), production),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "mentorhub_session",
+        "PERMANENT_SESSION_LIFETIME": _int(env.get("SESSION_LIFETIME_HOURS"), 24 * 14) * 3600,
+        "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
+        "MAX_CONTENT_LENGTH": _int(env.get("MAX_UPLOAD_MB"), 5) * 1024 * 1024,
+        "HSTS_SECONDS": _int(env.get("HSTS_SECONDS"), 31536000 if production else 0),
+        "TESTING": app_env == "testing",
+    }
+    cfg.update(overrides)
+    cfg["DATABASE_URL"] = normalize_database_url(cfg["DATABASE_URL"])
+    return cfg

@@ -1,0 +1,138 @@
+"""Mentorship sessions (bookings) and their attendance records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+from app.models.types import str_enum
+
+if TYPE_CHECKING:
+    from app.models.user import User
+
+
+class BookingStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    CONFIRMED = "confirmed"
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
+    NO_SHOW = "no_show"
+
+
+# Statuses that hold a slot: invariant 1 forbids two of these overlapping.
+ACTIVE_STATUSES = (BookingStatus.REQUESTED, BookingStatus.CONFIRMED)
+_ACTIVE_SQL = "status IN ('requested', 'confirmed')"
+
+
+def _no_overlap(column: str) -> ExcludeConstraint:
+    """Invariant 1 on PostgreSQL: no two active bookings of one person overlap.
+
+    Declared here for the record; the migration writes the same DDL by hand.
+    Half-open ranges, so back-to-back sessions (10:00-11:00, 11:00-12:00) are fine.
+    """
+    constraint = ExcludeConstraint(
+        (text(column), "="),
+        (func.tstzrange(text("starts_at"), text("ends_at"), "[)"), "&&"),
+        name=f"ex_bookings_{column}_no_overlap",
+        using="gist",
+        where=text(_ACTIVE_SQL),
+    )
+    constraint.ddl_if(dialect="postgresql")
+    return constraint
+
+
+class Booking(Base):
+    __tablename__ = "bookings"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_starts"),
+        CheckConstraint("mentor_id <> mentee_id", name="not_self"),
+        Index("ix_bookings_mentor_starts", "mentor_id", "starts_at"),
+        Index("ix_bookings_mentee_starts", "mentee_id", "starts_at"),
+        Index("ix_bookings_status_starts", "status", "starts_at"),
+        _no_overlap("mentor_id"),
+        _no_overlap("mentee_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    mentor_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    mentee_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    starts_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    # The mentor's zone when booked: rules are wall-clock, so this pins the meaning.
+    mentor_timezone: Mapped[str] = mapped_column(String(64))
+    status: Mapped[BookingStatus] = mapped_column(
+        str_enum(BookingStatus, "booking_status"), default=BookingStatus.REQUESTED
+    )
+    topic: Mapped[str] = mapped_column(String(200), default="")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    meeting_url: Mapped[str | None] = mapped_column(String(500))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    late_cancellation: Mapped[bool] = mapped_column(Boolean, default=False)
+    reschedule_count: Mapped[int] = mapped_column(Integer, default=0)
+    ical_sequence: Mapped[int] = mapped_column(Integer, default=0)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    mentor: Mapped[User] = relationship(foreign_keys=[mentor_id])
+    mentee: Mapped[User] = relationship(foreign_keys=[mentee_id])
+    attendance: Mapped[list[Attendance]] = relationship(
+        back_populates="booking", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    @property
+    def duration_minutes(self) -> int:
+        return int((self.ends_at - self.starts_at).total_seconds() // 60)
+
+
+class AttendanceOutcome(enum.StrEnum):
+    ATTENDED = "attended"
+    LATE = "late"
+    NO_SHOW = "no_show"
+
+
+class Attendance(Base):
+    __tablename__ = "attendance"
+    __table_args__ = (
+        UniqueConstraint("booking_id", "participant_id"),
+        CheckConstraint("minutes >= 0", name="minutes_non_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    outcome: Mapped[AttendanceOutcome] = mapped_column(
+        str_enum(AttendanceOutcome, "attendance_outcome")
+    )
+    minutes: Mapped[int] = mapped_column(Integer, default=0)
+    notes: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    booking: Mapped[Booking] = relationship(back_populates="attendance")
+    participant: Mapped[User] = relationship(foreign_keys=[participant_id])

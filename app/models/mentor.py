@@ -1,0 +1,83 @@
+"""Mentor profiles and the expertise taxonomy."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.db import Base, UTCDateTime, utcnow
+from app.models.types import str_enum
+
+if TYPE_CHECKING:
+    from app.models.user import User
+
+
+class MentorStatus(enum.StrEnum):
+    DRAFT = "draft"
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+
+mentor_expertise = Table(
+    "mentor_expertise",
+    Base.metadata,
+    Column("mentor_id", ForeignKey("mentor_profiles.id", ondelete="CASCADE"), primary_key=True),
+    Column("tag_id", ForeignKey("expertise_tags.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class ExpertiseTag(Base):
+    __tablename__ = "expertise_tags"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(80), unique=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    category: Mapped[str] = mapped_column(String(80))
+
+
+class MentorProfile(Base):
+    __tablename__ = "mentor_profiles"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
+    headline: Mapped[str] = mapped_column(String(140), default="")
+    bio: Mapped[str] = mapped_column(Text, default="")
+    photo_key: Mapped[str | None] = mapped_column(String(80))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    status: Mapped[MentorStatus] = mapped_column(
+        str_enum(MentorStatus, "mentor_status"), default=MentorStatus.DRAFT, index=True
+    )
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    session_minutes: Mapped[int] = mapped_column(Integer, default=60)
+    buffer_minutes: Mapped[int] = mapped_column(Integer, default=0)
+    min_notice_hours: Mapped[int] = mapped_column(Integer, default=12)
+    horizon_days: Mapped[int] = mapped_column(Integer, default=28)
+    requires_confirmation: Mapped[bool] = mapped_column(Boolean, default=True)
+    meeting_url: Mapped[str | None] = mapped_column(String(500))
+    # Optimistic concurrency: every edit is a compare-and-swap on this number.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    user: Mapped[User] = relationship(back_populates="mentor_profile", foreign_keys=[user_id])
+    expertise: Mapped[list[ExpertiseTag]] = relationship(
+        secondary=mentor_expertise, order_by=ExpertiseTag.name
+    )
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "status": self.status.value if self.status else None,
+            "headline": self.headline,
+            "timezone": self.timezone,
+            "version": self.version,
+        }

@@ -1,0 +1,36 @@
+"""IANA time zones via zoneinfo (with the tzdata package, so every platform has them)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+from functools import cache
+
+
+@cache
+def all_timezones() -> tuple[str, ...]:
+    """Canonical-looking IANA names a person would pick from (Area/City), sorted."""
+    names = {
+        n
+        for n in zoneinfo.available_timezones()
+        if "/" in n and not n.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/"))
+    }
+    names.add("UTC")
+    return tuple(sorted(names))
+
+
+def is_valid_timezone(name: str) -> bool:
+    return name in all_timezones()
+
+
+def zone(name: str) -> zoneinfo.ZoneInfo:
+    return zoneinfo.ZoneInfo(name)
+
+
+def to_local(moment: dt.datetime, tz_name: str) -> dt.datetime:
+    return moment.astimezone(zone(tz_name))
+
+
+def zone_abbreviation(moment: dt.datetime, tz_name: str) -> str:
+    """Short name of the zone at that moment, e.g. 'CET' / 'CEST', or '+0530' style."""
+    return to_local(moment, tz_name).strftime("%Z")

@@ -1,0 +1,71 @@
+"""The web layer: blueprints by user-facing area, plus the shared request plumbing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_login import current_user
+
+from app.db import db
+from app.extensions import csrf, htmx, limiter, login_manager
+from app.models import User
+from app.web.access import undeclared_views
+from app.web.assets import asset_url
+from app.web.context import format_local, init_request_context, viewer_timezone
+from app.web.security import init_security_headers
+
+
+def _load_user(user_id: str) -> User | None:
+    """Cookie value is "id:session_version": an old version means the session was revoked."""
+    try:
+        raw_id, raw_version = user_id.split(":", 1)
+        uid, version = int(raw_id), int(raw_version)
+    except ValueError:
+        return None
+    user = db.session.get(User, uid)
+    if user is None or not user.is_active or user.session_version != version:
+        return None
+    return user
+
+
+def init_web(app: Flask) -> None:
+    htmx.init_app(app)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(_load_user)
+    login_manager.login_view = "auth.sign_in"
+    login_manager.session_protection = "basic"
+
+    app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
+    app.config["RATELIMIT_ENABLED"] = app.config["RATELIMIT_ENABLED"]
+    limiter.init_app(app)
+
+    init_request_context(app)
+    init_security_headers(app)
+
+    from app.web import account, admin, auth, dev, errors, health, hub, mentor
+
+    for module in (auth, hub, mentor, admin, account, health, dev):
+        app.register_blueprint(module.bp)
+    errors.register(app)
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        from app.web.navigation import navigation_for
+
+        return {
+            "asset_url": asset_url,
+            "viewer_tz": viewer_timezone(),
+            "nav": navigation_for(current_user),
+            "community_links": app.config["COMMUNITY_LINKS"],
+            "community_name": app.config["COMMUNITY_NAME"],
+            "registration_open": app.config["REGISTRATION_OPEN"],
+            "is_development": app.config["ENV_NAME"] != "production",
+        }
+
+    app.jinja_env.filters["local"] = format_local
+
+    missing = undeclared_views(app)
+    if missing:
+        raise RuntimeError(f"routes without an access level: {', '.join(missing)}")

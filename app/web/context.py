@@ -1,0 +1,77 @@
+"""Per-request plumbing: request id, the clock, audit context, HTMX and time helpers."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, current_app, g, request
+from flask_login import current_user
+
+from app.services.audit import RequestContext
+from app.services.clock import Clock
+from app.services.timezones import to_local
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+def clock() -> Clock:
+    return current_app.extensions["mentorhub.clock"]  # type: ignore[no-any-return]
+
+
+def now() -> dt.datetime:
+    return clock().now()
+
+
+def request_context() -> RequestContext:
+    return RequestContext(ip=request.remote_addr, request_id=g.get("request_id"))
+
+
+def is_htmx() -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths: '/x' yes; '//evil', 'https://evil', '/\\evil' no."""
+    if not target:
+        return None
+    target = target.strip()
+    if not target.startswith("/") or target.startswith(("//", "/\\")):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or any(c in target for c in "\r\n\t"):
+        return None
+    return target
+
+
+def viewer_timezone() -> str:
+    if current_user.is_authenticated:
+        return str(current_user.timezone)
+    return str(current_app.config["DEFAULT_TIMEZONE"])
+
+
+def format_local(
+    moment: dt.datetime | None, fmt: str = "%a %d %b %Y, %H:%M", tz: str | None = None
+) -> str:
+    """A UTC moment on the viewer's wall clock, with the zone named."""
+    if moment is None:
+        return ""
+    zone_name = tz or viewer_timezone()
+    local = to_local(moment, zone_name)
+    return f"{local.strftime(fmt)} {local.strftime('%Z')}"
+
+
+def init_request_context(app: Flask) -> None:
+    @app.before_request
+    def _request_id() -> None:
+        incoming = request.headers.get("X-Request-ID", "")
+        g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response: Any) -> Any:
+        if "request_id" in g:
+            response.headers["X-Request-ID"] = g.request_id
+        return response

@@ -1,0 +1,61 @@
+"""WTForms forms: CSRF and the typed values; the rules themselves live in the services."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Length, Optional
+
+from app.services.errors import ValidationFailed
+from app.services.timezones import all_timezones
+
+
+def timezone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in all_timezones()]
+
+
+class SignInForm(FlaskForm):
+    email = EmailField(
+        "Email", validators=[DataRequired("Enter your email address."), Length(max=254)]
+    )
+    password = PasswordField("Password (optional)", validators=[Optional(), Length(max=256)])
+    next = HiddenField()
+
+
+class SignUpForm(FlaskForm):
+    email = EmailField(
+        "Email", validators=[DataRequired("Enter your email address."), Length(max=254)]
+    )
+    name = StringField("Full name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    timezone = SelectField("Time zone", validate_choice=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_choices()
+
+
+class AccountForm(FlaskForm):
+    name = StringField("Full name", validators=[DataRequired("Enter your name."), Length(max=120)])
+    timezone = SelectField("Time zone", validate_choice=False)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = timezone_choices()
+
+
+class PasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired("Enter a password.")])
+
+
+class ConfirmForm(FlaskForm):
+    """A form with nothing but its CSRF token: for buttons that POST."""
+
+
+def apply_errors(form: FlaskForm, error: ValidationFailed) -> None:
+    """Put a service's field errors next to the fields they belong to."""
+    for field_name, message in error.field_errors.items():
+        field = getattr(form, field_name, None)
+        if field is not None:
+            field.errors = [*list(field.errors or []), message]

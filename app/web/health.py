@@ -1,0 +1,28 @@
+"""/healthz: JSON for load balancers and people on call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, jsonify
+
+from app.db import db
+from app.services import health
+from app.web.access import PUBLIC, allow
+from app.web.context import now
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/healthz")
+@allow(PUBLIC)
+def healthz() -> Any:
+    engine = db.engine
+    if engine is None:
+        return jsonify({"status": "error", "database": {"ok": False}}), 503
+    healthy, report = health.check(
+        engine, now=now(), heartbeat_seconds=current_app.config["SCHEDULER_HEARTBEAT_SECONDS"]
+    )
+    response = jsonify(report)
+    response.status_code = 200 if healthy else 503
+    return response

@@ -1,0 +1,69 @@
+"""The public landing page and the mentee's side: directory, mentor profiles, my sessions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask_login import current_user
+
+from app.db import db
+from app.services import directory, program_stats, session_lists
+from app.web.access import PUBLIC, SIGNED_IN, allow
+from app.web.context import is_htmx, now
+
+bp = Blueprint("hub", __name__)
+
+
+@bp.get("/")
+@allow(PUBLIC)
+def index() -> Any:
+    return redirect(url_for("hub.landing"))
+
+
+@bp.get("/mentor-hub")
+@allow(PUBLIC)
+def landing() -> Any:
+    return render_template(
+        "hub/landing.html",
+        numbers=program_stats.program_numbers(db.session),
+        expertise=program_stats.popular_expertise(db.session),
+    )
+
+
+@bp.get("/mentor-hub/mentors")
+@allow(SIGNED_IN)
+def mentors() -> Any:
+    page = directory.search_mentors(
+        db.session,
+        query=request.args.get("q", ""),
+        expertise_slug=request.args.get("expertise", ""),
+    )
+    template = "hub/_mentor_results.html" if is_htmx() else "hub/mentors.html"
+    return render_template(template, page=page, tags=directory.all_expertise(db.session))
+
+
+@bp.get("/mentor-hub/mentors/<int:mentor_id>")
+@allow(SIGNED_IN)
+def mentor_profile(mentor_id: int) -> Any:
+    profile = directory.approved_profile(db.session, mentor_id)
+    if profile is None:
+        abort(404)
+    return render_template(
+        "hub/mentor_profile.html",
+        profile=profile,
+        rules=directory.weekly_hours(db.session, profile),
+        now=now(),
+    )
+
+
+@bp.get("/mentor-hub/bookings")
+@allow(SIGNED_IN)
+def my_sessions() -> Any:
+    tabs = session_lists.sessions_for(db.session, current_user, as_mentor=False, now=now())
+    return render_template("hub/my_sessions.html", tabs=tabs, tab=_tab())
+
+
+def _tab() -> str:
+    tab = request.args.get("tab", "upcoming")
+    return tab if tab in ("upcoming", "past", "cancelled") else "upcoming"

@@ -1,0 +1,69 @@
+"""The side navigation for each role (VISUAL.md, "Shell and navigation").
+
+Only pages that exist are listed; later issues add their entries here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from flask import request, url_for
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    endpoint: str
+
+    @property
+    def url(self) -> str:
+        return url_for(self.endpoint)
+
+    @property
+    def current(self) -> bool:
+        return request.endpoint == self.endpoint
+
+
+@dataclass(frozen=True)
+class NavSection:
+    title: str
+    items: tuple[NavItem, ...]
+
+
+MENTEE = NavSection(
+    "Mentee",
+    (
+        NavItem("Find a mentor", "hub.mentors"),
+        NavItem("My sessions", "hub.my_sessions"),
+    ),
+)
+MENTOR = NavSection(
+    "Mentor",
+    (
+        NavItem("Sessions", "mentor.sessions"),
+        NavItem("Schedule", "mentor.schedule"),
+    ),
+)
+ADMIN = NavSection("Admin", (NavItem("Overview", "admin.overview"),))
+
+
+def home_endpoint(user: Any) -> str:
+    """Where each role lands after sign-in."""
+    role = user.role
+    if role == "admin":
+        return "admin.overview"
+    if role == "mentor":
+        return "mentor.sessions"
+    return "hub.mentors"
+
+
+def navigation_for(user: Any) -> list[NavSection]:
+    if not user.is_authenticated:
+        return []
+    sections = [MENTEE]
+    if user.is_mentor:
+        sections.insert(0, MENTOR)
+    if user.is_admin:
+        sections.insert(0, ADMIN)
+    return sections

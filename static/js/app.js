@@ -1,0 +1,124 @@
+/* MentorHub's small behaviours: menus, the side nav on phones, toasts for failed
+   HTMX requests, and busy submit buttons. No inline script anywhere (CSP). */
+(function () {
+  "use strict";
+
+  function closeMenu(menu, returnFocus) {
+    var button = menu.querySelector(".mh-menu-button");
+    if (!button || button.getAttribute("aria-expanded") !== "true") return;
+    button.setAttribute("aria-expanded", "false");
+    menu.classList.remove("is-open");
+    if (returnFocus) button.focus();
+  }
+
+  function openMenu(menu) {
+    document.querySelectorAll("[data-mh-menu].is-open").forEach(function (other) {
+      if (other !== menu) closeMenu(other, false);
+    });
+    var button = menu.querySelector(".mh-menu-button");
+    button.setAttribute("aria-expanded", "true");
+    menu.classList.add("is-open");
+  }
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest(".mh-menu-button");
+    if (button) {
+      var menu = button.closest("[data-mh-menu]");
+      if (button.getAttribute("aria-expanded") === "true") closeMenu(menu, false);
+      else openMenu(menu);
+      return;
+    }
+    document.querySelectorAll("[data-mh-menu].is-open").forEach(function (menu) {
+      if (!menu.contains(event.target)) closeMenu(menu, false);
+    });
+  });
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    document.querySelectorAll("[data-mh-menu].is-open").forEach(function (menu) {
+      closeMenu(menu, true);
+    });
+    var toggle = document.querySelector("[data-mh-toggle='side-nav']");
+    if (toggle && toggle.getAttribute("aria-expanded") === "true") {
+      setSideNav(false);
+      toggle.focus();
+    }
+  });
+
+  document.addEventListener("focusout", function (event) {
+    var menu = event.target.closest && event.target.closest("[data-mh-menu].is-open");
+    if (menu && event.relatedTarget && !menu.contains(event.relatedTarget)) closeMenu(menu, false);
+  });
+
+  function setSideNav(open) {
+    var toggle = document.querySelector("[data-mh-toggle='side-nav']");
+    var nav = document.querySelector("[data-mh-side-nav]");
+    var overlay = document.querySelector("[data-mh-overlay]");
+    if (!toggle || !nav) return;
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+    toggle.setAttribute("aria-label", open ? "Close menu" : "Open menu");
+    nav.classList.toggle("cds--side-nav--expanded", open);
+    if (overlay) overlay.classList.toggle("cds--side-nav__overlay-active", open);
+    if (open) {
+      var first = nav.querySelector("a");
+      if (first) first.focus();
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-mh-toggle='side-nav']")) {
+      var toggle = document.querySelector("[data-mh-toggle='side-nav']");
+      setSideNav(toggle.getAttribute("aria-expanded") !== "true");
+    } else if (event.target.closest("[data-mh-overlay]")) {
+      setSideNav(false);
+    }
+  });
+
+  /* Toasts: a failed HTMX request says what happened; the server puts the message in
+     X-MentorHub-Message (see app/web/errors.py). */
+  function showToast(title, text) {
+    var template = document.getElementById("mh-toast-template");
+    var region = document.getElementById("mh-toasts");
+    if (!template || !region) return;
+    var toast = template.content.firstElementChild.cloneNode(true);
+    toast.querySelector("[data-toast-title]").textContent = title;
+    toast.querySelector("[data-toast-text]").textContent = text || "";
+    toast.querySelector("[data-toast-close]").addEventListener("click", function () {
+      toast.remove();
+    });
+    region.appendChild(toast);
+    window.setTimeout(function () { toast.remove(); }, 8000);
+  }
+  window.mentorhubToast = showToast;
+
+  document.addEventListener("htmx:responseError", function (event) {
+    var xhr = event.detail.xhr;
+    var message = xhr.getResponseHeader("X-MentorHub-Message");
+    showToast("That didn't work", message || "The server answered " + xhr.status + ". Please try again.");
+  });
+  document.addEventListener("htmx:sendError", function () {
+    showToast("No connection", "We could not reach MentorHub. Check your connection and try again.");
+  });
+
+  /* A submitted form's button shows it is busy and cannot be pressed twice. */
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form.hasAttribute("hx-post") || form.hasAttribute("hx-get")) return;
+    var button = event.submitter || form.querySelector("button[type='submit']");
+    if (!button || !button.classList.contains("mh-submit")) return;
+    if (button.dataset.busy === "true") {
+      event.preventDefault();
+      return;
+    }
+    button.dataset.busy = "true";
+    button.setAttribute("aria-disabled", "true");
+    button.classList.add("is-busy");
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll(".mh-submit.is-busy").forEach(function (b) {
+      b.dataset.busy = "false";
+      b.removeAttribute("aria-disabled");
+      b.classList.remove("is-busy");
+    });
+  });
+})();

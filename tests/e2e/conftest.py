@@ -1,0 +1,370 @@
+"""The browser suite: a live MentorHub on a file SQLite database, driven by Chromium.
+
+Run it in its own pytest process: `pytest tests/e2e` (the Makefile does). The app
+keeps one global database handle (`app.db.db`) that the integration tests also
+configure, so mixing this suite with them in one process would point one of the
+two at the other's database. Nothing here uses the root conftest's rollback
+fixtures: the live server commits for real into its own file.
+
+What the session sets up:
+- a temporary directory with `e2e.db` (schema from the Alembic migrations, then the
+  taxonomy and the demo program seeded relative to now) and `mail/`, where the app
+  keeps outgoing mail (no MAIL_SERVER), read back through /dev/mail;
+- the app served by werkzeug on 127.0.0.1 and a free port, in a daemon thread;
+- the system Chromium (/usr/bin/chromium; `playwright install` cannot download here).
+
+Helpers for the tests: `sign_in(page, email)`, `request_sign_in_link(page, email)`,
+`confirm_sign_in_link(page, url)`, `check_a11y(page)`, `screenshot(page, name)`.
+Screenshots (375 and 1280 px, full page) and an axe summary of every rule that fired,
+whatever its impact, land in tests/e2e/artifacts/ (gitignored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from axe_playwright_python.sync_playwright import Axe
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from werkzeug.serving import make_server
+
+ARTIFACTS = Path(__file__).parent / "artifacts"
+CHROMIUM = os.environ.get("E2E_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+TIMEOUT_MS = 10_000
+DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 375, "height": 812}
+
+ADMIN = "admin@mentorhub.test"
+MENTOR = "mentor@mentorhub.test"
+MENTEE = "mentee@mentorhub.test"
+# Where each persona lands after signing in (app/web/navigation.py, home_endpoint).
+HOMES = {
+    MENTEE: "/mentor-hub/mentors",
+    MENTOR: "/mentor-hub/sessions",
+    ADMIN: "/admin/mentorship",
+}
+
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+# --------------------------------------------------------------------------- server
+
+
+class ShiftableClock:
+    """The system clock plus an offset, so a test can move the server into the future."""
+
+    def __init__(self) -> None:
+        self.offset = dt.timedelta(0)
+
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC) + self.offset
+
+
+@dataclass
+class LiveServer:
+    url: str
+    database_url: str
+    mail_dir: Path
+    clock: ShiftableClock
+    app: Any
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    from app import create_app, schema
+    from app.db import db
+    from app.services.taxonomy import ensure_taxonomy
+
+    try:
+        from app.services.demo import seed_demo
+    except ImportError as exc:  # pragma: no cover - only while demo data is being written
+        pytest.fail(f"the e2e suite needs app.services.demo.seed_demo: {exc}")
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    database_url = f"sqlite:///{tmp / 'e2e.db'}"
+    mail_dir = tmp / "mail"
+    clock = ShiftableClock()
+    app = create_app(
+        {
+            "ENV_NAME": "testing",
+            "DATABASE_URL": database_url,
+            "MAIL_SERVER": "",
+            "MAIL_KEEP_DIR": str(mail_dir),
+            "RATELIMIT_ENABLED": False,
+            "SCHEDULER_ENABLED": False,
+            "BASE_URL": "http://127.0.0.1",  # the real port is known once the socket is bound
+            "SECRET_KEY": "e2e",
+            "CLOCK": clock,
+        }
+    )
+    with app.app_context():
+        assert db.engine is not None
+        schema.upgrade(db.engine)
+        with db.transaction() as session:
+            ensure_taxonomy(session)
+            seed_demo(session, now=clock.now())
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.server_port}"
+    app.config["BASE_URL"] = url  # links in mail are built from it on each request
+    thread = threading.Thread(target=server.serve_forever, name="e2e-live-server", daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url, database_url, mail_dir, clock, app)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+        if db.engine is not None:
+            db.engine.dispose()
+
+
+@pytest.fixture
+def time_travel(live_server: LiveServer) -> Iterator[ShiftableClock]:
+    """Move the server's clock with `clock.offset = timedelta(...)`; reset after the test."""
+    try:
+        yield live_server.clock
+    finally:
+        live_server.clock.offset = dt.timedelta(0)
+
+
+# --------------------------------------------------------------------------- browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(
+            f"{CHROMIUM} is missing: install the system Chromium (apt-get install -y chromium); "
+            "`playwright install` cannot download browsers here."
+        )
+    expect.set_options(timeout=TIMEOUT_MS)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@dataclass
+class PageProblems:
+    """What went wrong in the page behind the test's back: script errors, CSP, 404 assets."""
+
+    items: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> None:
+        page.on("pageerror", lambda exc: self.items.append(f"uncaught script error: {exc}"))
+        page.on("console", self._console)
+        page.on("response", self._response)
+        page.on("requestfailed", self._failed)
+
+    def _console(self, message: Any) -> None:
+        # A page answered with 4xx (a form error, a used link) logs "Failed to load
+        # resource" too; asset failures are caught by _response instead.
+        if message.type == "error" and not message.text.startswith("Failed to load resource"):
+            self.items.append(f"console error: {message.text}")
+
+    def _response(self, response: Any) -> None:
+        if response.request.resource_type != "document" and response.status >= 400:
+            self.items.append(f"{response.status} for {response.request.resource_type} {response.url}")
+
+    def _failed(self, request: Any) -> None:
+        if request.resource_type != "document":
+            self.items.append(f"request failed: {request.resource_type} {request.url}")
+
+
+@pytest.fixture
+def new_page(browser: Browser, live_server: LiveServer) -> Iterator[Any]:
+    """A factory for more pages, each in its own context (its own cookies)."""
+    contexts = []
+    problems = PageProblems()
+
+    def make() -> Page:
+        context = browser.new_context(base_url=live_server.url, viewport=DESKTOP)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        page = context.new_page()
+        problems.watch(page)
+        return page
+
+    yield make
+    for context in contexts:
+        context.close()
+    if problems.items:
+        pytest.fail("the browser reported problems:\n  " + "\n  ".join(problems.items))
+
+
+@pytest.fixture
+def page(new_page: Any) -> Page:
+    """A fresh browser context per test (no cookies carried over), 1280x900."""
+    page: Page = new_page()
+    return page
+
+
+# --------------------------------------------------------------------------- sign-in
+
+
+def _mail_links(page: Page) -> list[str]:
+    """The kept messages listed at /dev/mail, newest first, as hrefs."""
+    page.goto("/dev/mail")
+    expect(page.get_by_role("heading", level=1)).to_be_visible()
+    hrefs = page.locator("main a[href*='/dev/mail/']").evaluate_all(
+        "links => links.map(a => a.getAttribute('href'))"
+    )
+    return [h for h in dict.fromkeys(hrefs) if h]
+
+
+def request_sign_in_link(page: Page, email: str) -> str:
+    """Ask for a link on /auth/sign-in, then read it from the newest mail to `email`.
+
+    Returns the link's URL. The page is left on that message in /dev/mail.
+    """
+    seen = set(_mail_links(page))
+    page.goto("/auth/sign-in")
+    field = page.get_by_label("Email", exact=True)
+    field.fill(email)
+    form = page.locator("form").filter(has=field)
+    form.get_by_role("button", name=re.compile(r"sign.?in|send|continue|email", re.I)).click()
+    expect(page).to_have_url(re.compile(r"/auth/check-email$"))
+    expect(page.get_by_role("heading", level=1)).to_contain_text(
+        re.compile(r"check your email", re.I)
+    )
+
+    new = [h for h in _mail_links(page) if h not in seen]
+    for href in new:  # newest first; normally exactly one
+        page.goto(href)
+        if email.lower() not in page.locator("main").inner_text().lower():
+            continue
+        anchors = page.locator("main a[href*='/auth/link/']")
+        if anchors.count():
+            link = anchors.first.get_attribute("href") or ""
+        else:  # the text part, shown as text
+            found = re.search(r"https?://\S+/auth/link/[^\s<>\"']+", page.content())
+            link = found.group(0).replace("&amp;", "&") if found else ""
+        if link:
+            return link
+    raise AssertionError(
+        f"no new message with a sign-in link for {email} in /dev/mail (new messages: {new})"
+    )
+
+
+def confirm_sign_in_link(page: Page, link: str) -> None:
+    """Open the link (GET shows a button) and press the button (it POSTs)."""
+    page.goto(link)
+    page.get_by_role("main").get_by_role(
+        "button", name=re.compile(r"sign.?in|continue|confirm", re.I)
+    ).click()
+
+
+def sign_in(page: Page, email: str) -> None:
+    """The real flow: form, check-your-email page, /dev/mail, the link, the button, home."""
+    link = request_sign_in_link(page, email)
+    confirm_sign_in_link(page, link)
+    home = HOMES.get(email)
+    if home:
+        expect(page).to_have_url(re.compile(re.escape(home) + r"/?$"))
+    else:
+        expect(page).not_to_have_url(re.compile(r"/auth/"))
+
+
+def sign_out(page: Page) -> None:
+    """Through the user menu in the header."""
+    banner = page.get_by_role("banner")
+    menu = banner.get_by_role("button", name=re.compile(r"account menu", re.I))
+    menu.click()
+    expect(menu).to_have_attribute("aria-expanded", "true")
+    banner.get_by_role("button", name=re.compile(r"^\s*sign out\s*$", re.I)).click()
+    expect(page).to_have_url(re.compile(r"/mentor-hub/?$"))
+    expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+# --------------------------------------------------------------------------- axe
+
+
+_AXE = Axe()
+_AXE_SEEN: dict[str, dict[str, Any]] = {}
+
+
+def _rule_line(violation: dict[str, Any]) -> str:
+    lines = [f"{violation['id']} ({violation['impact']}): {violation['help']}"]
+    for node in violation["nodes"]:
+        target = " ".join(str(t) for t in node["target"])
+        lines.append(f"    at {target}")
+    return "\n".join(lines)
+
+
+def check_a11y(page: Page) -> None:
+    """Run axe-core on the page; fail listing every serious or critical violation."""
+    results = _AXE.run(page)
+    violations = results.response["violations"]
+    path = page.url.split("://", 1)[-1].split("/", 1)[-1]
+    for v in violations:
+        entry = _AXE_SEEN.setdefault(
+            v["id"], {"impact": v["impact"], "help": v["help"], "pages": {}}
+        )
+        entry["pages"]["/" + path] = [" ".join(map(str, n["target"])) for n in v["nodes"]]
+    blocking = [v for v in violations if v["impact"] in BLOCKING_IMPACTS]
+    if blocking:
+        report = "\n".join(_rule_line(v) for v in blocking)
+        raise AssertionError(f"axe: {len(blocking)} serious/critical rule(s) on /{path}:\n{report}")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _AXE_SEEN:
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "axe-summary.json").write_text(json.dumps(_AXE_SEEN, indent=2))
+
+
+# --------------------------------------------------------------------------- screenshots
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "page"
+
+
+def screenshot(page: Page, name: str) -> None:
+    """Full-page PNGs at 375 and 1280 px into tests/e2e/artifacts/; then check the phone
+    width has no horizontal scroll (VISUAL.md: usable at 375 px)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    original = page.viewport_size or DESKTOP
+    overflow: dict[int, list[str]] = {}
+    try:
+        for size in (PHONE, DESKTOP):
+            page.set_viewport_size(size)
+            page.screenshot(path=str(ARTIFACTS / f"{_slug(name)}-{size['width']}.png"), full_page=True)
+            wide = page.evaluate(
+                """() => {
+                    const width = document.documentElement.clientWidth;
+                    if (document.documentElement.scrollWidth <= width) return [];
+                    return [...document.querySelectorAll('body *')]
+                        .filter(el => el.getBoundingClientRect().right > width + 1)
+                        .filter(el => getComputedStyle(el).visibility !== 'hidden')
+                        .slice(0, 8)
+                        .map(el => el.tagName.toLowerCase()
+                            + (el.id ? '#' + el.id : '')
+                            + (el.classList.length ? '.' + [...el.classList].join('.') : ''));
+                }"""
+            )
+            if wide:
+                overflow[size["width"]] = wide
+    finally:
+        page.set_viewport_size(original)
+    assert not overflow, f"{name}: horizontal scroll; elements past the right edge: {overflow}"

@@ -1,0 +1,111 @@
+"""Integration fixtures: the real app on the test database, a test client, signed-in clients.
+
+The app's scoped session is bound to the test's connection (savepoint mode), so
+everything a request writes is rolled back with the test.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Connection
+
+from app import create_app
+from app.db import db
+from app.extensions import limiter
+from app.models import MentorStatus, User
+from app.services.clock import FrozenClock
+from tests.factories import Factories
+
+
+@pytest.fixture(scope="session")
+def app_instance(database_url: str, engine, tmp_path_factory: pytest.TempPathFactory) -> Flask:
+    mail_dir = tmp_path_factory.mktemp("mail")
+    return create_app(
+        {
+            "ENV_NAME": "testing",
+            "DATABASE_URL": database_url,
+            "SECRET_KEY": "test-secret",
+            "MAIL_KEEP_DIR": str(mail_dir),
+            "SCHEDULER_ENABLED": False,
+            "BASE_URL": "http://mentorhub.test",
+        }
+    )
+
+
+@pytest.fixture
+def app(app_instance: Flask, connection: Connection, clock: FrozenClock) -> Iterator[Flask]:
+    db.factory.configure(bind=connection, join_transaction_mode="create_savepoint")
+    app_instance.extensions["mentorhub.clock"] = clock
+    limiter.reset()
+    for old in Path(app_instance.config["MAIL_KEEP_DIR"]).glob("*.eml"):
+        old.unlink()
+    try:
+        yield app_instance
+    finally:
+        db.session.remove()
+        db.factory.configure(bind=db.engine, join_transaction_mode="conservative_savepoint")
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def sign_in_as(client: FlaskClient, user: User) -> FlaskClient:
+    """Put the user's Flask-Login id in the session cookie (the real flow has its own tests)."""
+    with client.session_transaction() as session:
+        session["_user_id"] = user.get_id()
+        session["_fresh"] = True
+    return client
+
+
+class People:
+    """The cast of the route-by-role walk: two of each kind, so 'other' is always at hand."""
+
+    def __init__(self, factories: Factories) -> None:
+        self.mentee = factories.user(email="mentee@example.org", name="Mia Mentee")
+        self.other_mentee = factories.user(email="other.mentee@example.org", name="Otto Other")
+        self.mentor = factories.mentor(email="mentor@example.org", name="Maya Mentor")
+        self.other_mentor = factories.mentor(email="other.mentor@example.org", name="Omar Other")
+        self.pending_mentor = factories.mentor(
+            status=MentorStatus.PENDING, email="pending@example.org", name="Pat Pending"
+        )
+        self.admin = factories.admin(email="admin@example.org", name="Ada Admin")
+
+
+@pytest.fixture
+def people(factories: Factories, db_session) -> People:
+    cast = People(factories)
+    db_session.commit()
+    return cast
+
+
+@pytest.fixture
+def client_for(app: Flask, people: People):
+    def make(role: str) -> FlaskClient:
+        c = app.test_client()
+        if role == "anonymous":
+            return c
+        return sign_in_as(c, getattr(people, role))
+
+    return make
+
+
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(client: FlaskClient, path: str = "/auth/sign-in") -> str:
+    html = client.get(path).get_data(as_text=True)
+    match = CSRF_RE.search(html) or re.search(r'"X-CSRFToken": "([^"]+)"', html)
+    assert match, f"no CSRF token on {path}"
+    return match.group(1)
+
+
+def kept_mail(app: Flask) -> list[Path]:
+    return sorted(Path(app.config["MAIL_KEEP_DIR"]).glob("*.eml"))

@@ -1,0 +1,142 @@
+"""Invariant 6: every route declares who may use it, and this walk checks every route in
+app.url_map for every role against the table below. A route missing from the table
+fails the test, so a new route cannot ship without a decision about who may use it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+
+from app.web.access import ADMIN, DEVELOPMENT, MENTOR, PUBLIC, SIGNED_IN, undeclared_views
+
+ROLES = ("anonymous", "mentee", "other_mentee", "mentor", "other_mentor", "admin")
+
+# endpoint -> (declared access level, {method: {role: expected status}})
+# "ok" stands for the status an allowed role gets; "deny" is derived from the level.
+OK_GET = {"GET": "ok"}
+TABLE: dict[str, tuple[str, dict[str, object]]] = {
+    "hub.index": (PUBLIC, {"GET": 302}),
+    "hub.landing": (PUBLIC, {"GET": 200}),
+    "health.healthz": (PUBLIC, {"GET": 200}),
+    "auth.sign_in": (PUBLIC, {"GET": {"anonymous": 200, "*": 302}, "POST": 400}),
+    "auth.check_email": (PUBLIC, {"GET": 302}),
+    "auth.link": (PUBLIC, {"GET": 400, "POST": 400}),
+    "auth.sign_up": (PUBLIC, {"GET": {"anonymous": 200, "*": 302}, "POST": {"anonymous": 400, "*": 302}}),
+    "auth.sign_out": (SIGNED_IN, {"POST": 302}),
+    "hub.mentors": (SIGNED_IN, {"GET": 200}),
+    "hub.mentor_profile": (SIGNED_IN, {"GET": 200}),
+    "hub.my_sessions": (SIGNED_IN, {"GET": 200}),
+    "account.settings": (SIGNED_IN, {"GET": 200, "POST": 400}),
+    "account.set_password": (SIGNED_IN, {"POST": 400}),
+    "account.sign_out_everywhere": (SIGNED_IN, {"POST": 302}),
+    "mentor.sessions": (MENTOR, {"GET": 200}),
+    "mentor.schedule": (MENTOR, {"GET": 200}),
+    "admin.overview": (ADMIN, {"GET": 200}),
+    "dev.mail_list": (DEVELOPMENT, {"GET": 200}),
+    "dev.mail_detail": (DEVELOPMENT, {"GET": 404}),
+}
+
+
+def _allowed(level: str, role: str) -> bool:
+    if level in (PUBLIC, DEVELOPMENT):
+        return True
+    if role == "anonymous":
+        return False
+    if level == MENTOR:
+        return role in ("mentor", "other_mentor")
+    if level == ADMIN:
+        return role == "admin"
+    return True
+
+
+def _expected(level: str, spec: object, role: str) -> int:
+    if not _allowed(level, role):
+        return 302 if role == "anonymous" else 403
+    if isinstance(spec, dict):
+        return int(spec.get(role, spec.get("*")))
+    return int(spec)  # type: ignore[call-overload]
+
+
+def _url(rule, people) -> str:
+    values = {}
+    for arg in rule.arguments:
+        if arg == "mentor_id":
+            values[arg] = people.mentor.mentor_profile.id
+        elif arg == "token":
+            values[arg] = "not-a-real-token"
+        elif arg == "name":
+            values[arg] = "20260101T000000-000000000000.eml"
+        else:
+            raise AssertionError(f"add a sample value for <{arg}> in {rule.endpoint}")
+    return rule.rule if not values else _build(rule, values)
+
+
+def _build(rule, values) -> str:
+    from flask import url_for
+
+    return url_for(rule.endpoint, **values)
+
+
+def test_every_view_declares_an_access_level(app: Flask):
+    assert undeclared_views(app) == []
+
+
+def test_the_table_covers_every_route_and_matches_the_declarations(app: Flask):
+    endpoints = {r.endpoint for r in app.url_map.iter_rules() if r.endpoint != "static"}
+    assert endpoints - set(TABLE) == set(), "routes missing from TABLE"
+    assert set(TABLE) - endpoints == set(), "TABLE lists routes that do not exist"
+    for endpoint, (level, methods) in TABLE.items():
+        view = app.view_functions[endpoint]
+        assert view.access_level == level, endpoint
+        rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+        assert set(methods) == set(rule.methods) - {"HEAD", "OPTIONS"}, endpoint
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_route_answers_each_role_as_the_table_says(app: Flask, client_for, people, role):
+    app.config["WTF_CSRF_ENABLED"] = False  # the walk is about access; CSRF has its own tests
+    try:
+        failures = []
+        with app.test_request_context():
+            rules = [r for r in app.url_map.iter_rules() if r.endpoint != "static"]
+            urls = {r.endpoint: _url(r, people) for r in rules}
+        for rule in rules:
+            level, methods = TABLE[rule.endpoint]
+            for method, spec in methods.items():
+                client = client_for(role)
+                response = client.open(urls[rule.endpoint], method=method)
+                expected = _expected(level, spec, role)
+                if response.status_code != expected:
+                    failures.append(f"{method} {urls[rule.endpoint]} as {role}: {response.status_code} != {expected}")
+                if expected == 302 and not _allowed(level, role):
+                    assert "/auth/sign-in" in response.headers["Location"]
+        assert failures == []
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+
+
+def test_anonymous_htmx_request_gets_401_with_a_redirect_header(client):
+    response = client.get("/mentor-hub/mentors", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["HX-Redirect"].startswith("/auth/sign-in?next=")
+
+
+def test_pending_mentor_profile_is_not_public(client_for, people):
+    response = client_for("mentee").get(f"/mentor-hub/mentors/{people.pending_mentor.mentor_profile.id}")
+    assert response.status_code == 404
+
+
+def test_pending_mentor_cannot_use_mentor_pages(app, people):
+    from tests.integration.conftest import sign_in_as
+
+    client = sign_in_as(app.test_client(), people.pending_mentor)
+    assert client.get("/mentor-hub/schedule").status_code == 403
+
+
+def test_dev_mail_does_not_exist_in_production(app):
+    app.config["ENV_NAME"] = "production"
+    try:
+        assert app.test_client().get("/dev/mail").status_code == 404
+    finally:
+        app.config["ENV_NAME"] = "testing"
