@@ -37,6 +37,18 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"mentorhub test database: {backend()}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """postgres_only tests are deselected (not skipped) on SQLite; the PostgreSQL pass runs them."""
+    if backend() == "postgres":
+        return
+    keep, drop = [], []
+    for item in items:
+        (drop if item.get_closest_marker("postgres_only") else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):  # type: ignore[no-untyped-def]
     skipped = terminalreporter.stats.get("skipped", [])
     if os.environ.get("CI", "").lower() == "true" and skipped:

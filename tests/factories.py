@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -44,7 +45,9 @@ class Factories:
         n = next(_seq)
         name = name or f"Skill {n}"
         tag = ExpertiseTag(
-            name=name, slug=name.lower().replace(" ", "-") + f"-{n}", category=category
+            name=name,
+            slug=re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") + f"-{n}",
+            category=category,
         )
         self.session.add(tag)
         self.session.flush()

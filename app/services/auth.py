@@ -16,7 +16,7 @@ import secrets
 from dataclasses import dataclass
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import LoginToken, TokenPurpose, User
@@ -111,9 +111,10 @@ def consume_sign_in_token(
     """
     token = check_sign_in_token(session, raw_token, now=now)
     claimed = session.execute(
-        LoginToken.__table__.update()
+        update(LoginToken)
         .where(LoginToken.id == token.id, LoginToken.used_at.is_(None))
         .values(used_at=now)
+        .execution_options(synchronize_session=False)
     )
     if claimed.rowcount != 1:  # type: ignore[attr-defined]
         raise TokenInvalid("used", "This sign-in link has already been used. Ask for a new one.")

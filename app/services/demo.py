@@ -626,6 +626,10 @@ def _local_to_utc(day: dt.date, at: dt.time, zone: ZoneInfo) -> dt.datetime | No
     return utc
 
 
+def _awake(mentee: _MenteeCtx, slot: Interval) -> bool:
+    return 7 <= slot[0].astimezone(mentee.zone).hour <= 21
+
+
 @dataclass
 class _MentorCtx:
     seed: _MentorSeed
@@ -692,9 +696,10 @@ class _Seeder:
         self._persona_sessions()
         for index, ctx in enumerate(self.mentors):
             self._program(index, ctx)
+        # The seed is the system's doing, not the admin persona's: no actor.
         audit.record(
             self.session,
-            actor=self.admin,
+            actor=None,
             action="demo.seed",
             entity_type="system",
             entity_id=None,
@@ -924,6 +929,9 @@ class _Seeder:
             slots = self.rng.sample(slots, len(slots))
         elif pick == "latest":
             slots.reverse()
+        if mentee is not None:
+            # A hand-picked mentee gets slots in their waking hours when there are any.
+            slots = [s for s in slots if _awake(mentee, s)] or slots
         active = status in ACTIVE_STATUSES
         for slot in slots:
             if any(_overlaps(slot, other, ctx.buffer) for other in ctx.busy):
@@ -952,7 +960,7 @@ class _Seeder:
         pool = [m for m in self.mentees if not m.persona]
         candidates = [m for m in self.rng.sample(pool, len(pool)) if free(m)]
         # Prefer someone for whom the session falls in waking hours.
-        awake = [m for m in candidates if 7 <= slot[0].astimezone(m.zone).hour <= 21]
+        awake = [m for m in candidates if _awake(m, slot)]
         ranked = awake or candidates
         return ranked[0] if ranked else None
 

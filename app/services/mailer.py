@@ -14,13 +14,15 @@ import re
 import secrets
 import smtplib
 import ssl
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-_KEEP_NAME = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9a-f]{12}\.eml$")
+# <message date>-<wall-clock ns>-<random>: sorts newest last even under a frozen clock.
+_KEEP_NAME = re.compile(r"^[0-9]{8}T[0-9]{6}-[0-9]{20}-[0-9a-f]{6}\.eml$")
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def _login_and_send(smtp: smtplib.SMTP, settings: MailSettings, msg: EmailMessag
 def keep(settings: MailSettings, msg: EmailMessage, *, now: dt.datetime) -> str:
     folder = Path(settings.keep_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    name = f"{now.strftime('%Y%m%dT%H%M%S')}-{secrets.token_hex(6)}.eml"
+    name = f"{now.strftime('%Y%m%dT%H%M%S')}-{time.time_ns():020d}-{secrets.token_hex(3)}.eml"
     (folder / name).write_bytes(msg.as_bytes())
     return name
 

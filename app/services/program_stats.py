@@ -79,13 +79,13 @@ def admin_overview(session: Session) -> AdminOverview:
     members = session.scalar(select(func.count()).select_from(User).where(User.is_active.is_(True)))
     admins = session.scalar(select(func.count()).select_from(User).where(User.is_admin.is_(True)))
     mentors = dict.fromkeys([s.value for s in MentorStatus], 0)
-    for status, count in session.execute(
+    for mentor_status, count in session.execute(
         select(MentorProfile.status, func.count()).group_by(MentorProfile.status)
     ):
-        mentors[status.value] = int(count)
+        mentors[mentor_status.value] = int(count)
     sessions = dict.fromkeys([s.value for s in BookingStatus], 0)
-    for status, count in session.execute(
+    for booking_status, count in session.execute(
         select(Booking.status, func.count()).group_by(Booking.status)
     ):
-        sessions[status.value] = int(count)
+        sessions[booking_status.value] = int(count)
     return AdminOverview(int(members or 0), int(admins or 0), mentors, sessions)

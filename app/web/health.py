@@ -17,12 +17,10 @@ bp = Blueprint("health", __name__)
 @bp.get("/healthz")
 @allow(PUBLIC)
 def healthz() -> Any:
-    engine = db.engine
-    if engine is None:
-        return jsonify({"status": "error", "database": {"ok": False}}), 503
     healthy, report = health.check(
-        engine, now=now(), heartbeat_seconds=current_app.config["SCHEDULER_HEARTBEAT_SECONDS"]
+        db.session, now=now(), heartbeat_seconds=current_app.config["SCHEDULER_HEARTBEAT_SECONDS"]
     )
+    db.session.rollback()
     response = jsonify(report)
     response.status_code = 200 if healthy else 503
     return response

@@ -184,7 +184,9 @@ class PageProblems:
 
     def _response(self, response: Any) -> None:
         if response.request.resource_type != "document" and response.status >= 400:
-            self.items.append(f"{response.status} for {response.request.resource_type} {response.url}")
+            self.items.append(
+                f"{response.status} for {response.request.resource_type} {response.url}"
+            )
 
     def _failed(self, request: Any) -> None:
         if request.resource_type != "document":
@@ -222,9 +224,16 @@ def page(new_page: Any) -> Page:
 # --------------------------------------------------------------------------- sign-in
 
 
+def visit(page: Page, path: str, status: int = 200) -> None:
+    """page.goto, failing at once (with the status) when the page does not answer as expected."""
+    response = page.goto(path)
+    assert response is not None, f"no response for {path}"
+    assert response.status == status, f"{path} answered HTTP {response.status}, not {status}"
+
+
 def _mail_links(page: Page) -> list[str]:
     """The kept messages listed at /dev/mail, newest first, as hrefs."""
-    page.goto("/dev/mail")
+    visit(page, "/dev/mail")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
     hrefs = page.locator("main a[href*='/dev/mail/']").evaluate_all(
         "links => links.map(a => a.getAttribute('href'))"
@@ -238,7 +247,7 @@ def request_sign_in_link(page: Page, email: str) -> str:
     Returns the link's URL. The page is left on that message in /dev/mail.
     """
     seen = set(_mail_links(page))
-    page.goto("/auth/sign-in")
+    visit(page, "/auth/sign-in")
     field = page.get_by_label("Email", exact=True)
     field.fill(email)
     form = page.locator("form").filter(has=field)
@@ -250,7 +259,7 @@ def request_sign_in_link(page: Page, email: str) -> str:
 
     new = [h for h in _mail_links(page) if h not in seen]
     for href in new:  # newest first; normally exactly one
-        page.goto(href)
+        visit(page, href)
         if email.lower() not in page.locator("main").inner_text().lower():
             continue
         anchors = page.locator("main a[href*='/auth/link/']")
@@ -268,7 +277,7 @@ def request_sign_in_link(page: Page, email: str) -> str:
 
 def confirm_sign_in_link(page: Page, link: str) -> None:
     """Open the link (GET shows a button) and press the button (it POSTs)."""
-    page.goto(link)
+    visit(page, link)
     page.get_by_role("main").get_by_role(
         "button", name=re.compile(r"sign.?in|continue|confirm", re.I)
     ).click()
@@ -349,7 +358,9 @@ def screenshot(page: Page, name: str) -> None:
     try:
         for size in (PHONE, DESKTOP):
             page.set_viewport_size(size)
-            page.screenshot(path=str(ARTIFACTS / f"{_slug(name)}-{size['width']}.png"), full_page=True)
+            page.screenshot(
+                path=str(ARTIFACTS / f"{_slug(name)}-{size['width']}.png"), full_page=True
+            )
             wide = page.evaluate(
                 """() => {
                     const width = document.documentElement.clientWidth;

@@ -26,6 +26,7 @@ from tests.e2e.conftest import (
     screenshot,
     sign_in,
     sign_out,
+    visit,
 )
 
 pytestmark = pytest.mark.e2e
@@ -49,7 +50,7 @@ def mentorship_link(scope: Page | Locator) -> Locator:
 
 
 def test_root_redirects_to_the_landing_page_with_two_calls_to_action(page: Page) -> None:
-    page.goto("/")
+    visit(page, "/")
     expect(page).to_have_url(re.compile(r"/mentor-hub/?$"))
     main = page.get_by_role("main")
     expect(page.get_by_role("heading", level=1)).to_be_visible()
@@ -68,7 +69,7 @@ def test_root_redirects_to_the_landing_page_with_two_calls_to_action(page: Page)
 
 
 def test_community_menu_opens_on_click_and_leads_to_mentorship(page: Page) -> None:
-    page.goto("/auth/sign-in")
+    visit(page, "/auth/sign-in")
     button = community_button(page)
     expect(button).to_have_attribute("aria-expanded", "false")
     expect(mentorship_link(page.get_by_role("banner"))).to_be_hidden()
@@ -84,7 +85,7 @@ def test_community_menu_opens_on_click_and_leads_to_mentorship(page: Page) -> No
 
 @pytest.mark.parametrize("key", ["Enter", "Space"])
 def test_community_menu_works_from_the_keyboard(page: Page, key: str) -> None:
-    page.goto("/mentor-hub")
+    visit(page, "/mentor-hub")
     button = community_button(page)
     button.focus()
     expect(button).to_be_focused()
@@ -98,7 +99,7 @@ def test_community_menu_works_from_the_keyboard(page: Page, key: str) -> None:
 
 
 def test_community_menu_clicking_outside_closes_it(page: Page) -> None:
-    page.goto("/mentor-hub")
+    visit(page, "/mentor-hub")
     button = community_button(page)
     button.click()
     expect(button).to_have_attribute("aria-expanded", "true")
@@ -108,7 +109,7 @@ def test_community_menu_clicking_outside_closes_it(page: Page) -> None:
 
 def test_on_a_phone_mentorship_is_reachable_through_the_menu_button(page: Page) -> None:
     page.set_viewport_size(PHONE)
-    page.goto("/auth/sign-in")
+    visit(page, "/auth/sign-in")
     expect(community_button(page)).to_be_hidden()
     toggle = page.get_by_role("banner").get_by_role("button", name="Open menu")
     expect(toggle).to_be_visible()
@@ -126,7 +127,7 @@ def test_on_a_phone_mentorship_is_reachable_through_the_menu_button(page: Page) 
 
 def test_on_a_phone_escape_closes_the_side_nav_and_returns_focus(page: Page) -> None:
     page.set_viewport_size(PHONE)
-    page.goto("/mentor-hub")
+    visit(page, "/mentor-hub")
     toggle = page.get_by_role("banner").locator("[aria-controls='mh-side-nav']")
     toggle.click()
     expect(toggle).to_have_attribute("aria-expanded", "true")
@@ -152,21 +153,21 @@ def test_persona_signs_in_by_email_link_and_out_again(page: Page, email: str) ->
 
 
 def test_sign_in_pages_are_accessible(page: Page) -> None:
-    page.goto("/auth/sign-in")
+    visit(page, "/auth/sign-in")
     check_a11y(page)
     screenshot(page, "sign-in")
     request_sign_in_link(page, MENTEE)  # passes through the check-your-email page
-    page.goto("/auth/check-email")
+    visit(page, "/auth/check-email")
     check_a11y(page)
     screenshot(page, "check-email")
-    page.goto("/dev/mail")
+    visit(page, "/dev/mail")
     check_a11y(page)
     screenshot(page, "dev-mail")
 
 
 def test_link_page_asks_for_a_button_press_and_is_accessible(page: Page) -> None:
     link = request_sign_in_link(page, MENTEE)
-    page.goto(link)
+    visit(page, link)
     # A GET must not sign anyone in (mail scanners open links).
     expect(page).to_have_url(re.compile(r"/auth/link/"))
     button = page.get_by_role("main").get_by_role(
@@ -196,14 +197,14 @@ def test_a_used_link_says_so_and_offers_a_new_one(page: Page, new_page: Any) -> 
 
     # The same link again, on another device (a fresh context).
     other: Page = new_page()
-    other.goto(link)
+    visit(other, link, status=400)
     expect(other.get_by_role("main")).to_contain_text("already been used")
     check_a11y(other)
     screenshot(other, "link-used")
     _expect_offers_a_new_link(other, MENTEE)
 
     # And in the browser that used it: still "used", even while signed in.
-    page.goto(link)
+    visit(page, link, status=400)
     expect(page.get_by_role("main")).to_contain_text("already been used")
 
 
@@ -213,13 +214,13 @@ def test_an_expired_link_says_so_and_offers_a_new_one(
     link = request_sign_in_link(page, MENTOR)
     minutes = int(live_server.app.config["LOGIN_TOKEN_MINUTES"])
     time_travel.offset = dt.timedelta(minutes=minutes + 1)
-    page.goto(link)
+    visit(page, link, status=400)
     expect(page.get_by_role("main")).to_contain_text("expired")
     _expect_offers_a_new_link(page, MENTOR)
 
 
 def test_sign_in_form_shows_an_error_next_to_the_email_field(page: Page) -> None:
-    page.goto("/auth/sign-in")
+    visit(page, "/auth/sign-in")
     field = page.get_by_label("Email", exact=True)
     field.fill("not-an-email")
     form = page.locator("form").filter(has=field)

@@ -22,7 +22,10 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "auth.sign_in": (PUBLIC, {"GET": {"anonymous": 200, "*": 302}, "POST": 400}),
     "auth.check_email": (PUBLIC, {"GET": 302}),
     "auth.link": (PUBLIC, {"GET": 400, "POST": 400}),
-    "auth.sign_up": (PUBLIC, {"GET": {"anonymous": 200, "*": 302}, "POST": {"anonymous": 400, "*": 302}}),
+    "auth.sign_up": (
+        PUBLIC,
+        {"GET": {"anonymous": 200, "*": 302}, "POST": {"anonymous": 400, "*": 302}},
+    ),
     "auth.sign_out": (SIGNED_IN, {"POST": 302}),
     "hub.mentors": (SIGNED_IN, {"GET": 200}),
     "hub.mentor_profile": (SIGNED_IN, {"GET": 200}),
@@ -66,7 +69,7 @@ def _url(rule, people) -> str:
         elif arg == "token":
             values[arg] = "not-a-real-token"
         elif arg == "name":
-            values[arg] = "20260101T000000-000000000000.eml"
+            values[arg] = "20260101T000000-00000000000000000000-000000.eml"
         else:
             raise AssertionError(f"add a sample value for <{arg}> in {rule.endpoint}")
     return rule.rule if not values else _build(rule, values)
@@ -108,7 +111,10 @@ def test_every_route_answers_each_role_as_the_table_says(app: Flask, client_for,
                 response = client.open(urls[rule.endpoint], method=method)
                 expected = _expected(level, spec, role)
                 if response.status_code != expected:
-                    failures.append(f"{method} {urls[rule.endpoint]} as {role}: {response.status_code} != {expected}")
+                    failures.append(
+                        f"{method} {urls[rule.endpoint]} as {role}: "
+                        f"{response.status_code} != {expected}"
+                    )
                 if expected == 302 and not _allowed(level, role):
                     assert "/auth/sign-in" in response.headers["Location"]
         assert failures == []
@@ -123,7 +129,9 @@ def test_anonymous_htmx_request_gets_401_with_a_redirect_header(client):
 
 
 def test_pending_mentor_profile_is_not_public(client_for, people):
-    response = client_for("mentee").get(f"/mentor-hub/mentors/{people.pending_mentor.mentor_profile.id}")
+    response = client_for("mentee").get(
+        f"/mentor-hub/mentors/{people.pending_mentor.mentor_profile.id}"
+    )
     assert response.status_code == 404
 
 
