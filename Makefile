@@ -41,7 +41,7 @@ run: install
 	@echo "  Demo accounts (sign in with the email link; mail is kept at http://$(HOST):$(PORT)/dev/mail):"
 	@echo "    admin@mentorhub.test   mentor@mentorhub.test   mentee@mentorhub.test"
 	@echo ""
-	MENTORHUB_ENV=$${MENTORHUB_ENV:-development} $(FLASK) run --host $(HOST) --port $(PORT) --no-reload --with-threads
+	MENTORHUB_START_SCHEDULER=1 MENTORHUB_ENV=$${MENTORHUB_ENV:-development} $(FLASK) run --host $(HOST) --port $(PORT) --no-reload --with-threads
 
 serve: install
 	$(FLASK) init-db

@@ -44,14 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     register_cli(app)
 
-    if app.config["SCHEDULER_ENABLED"]:
-        # Started by the serving process only (CLI commands must not start it):
-        # gunicorn.conf.py starts it as each worker boots; `flask run` on the first
-        # request. The database lease lets only one process run the jobs.
-        from app.jobs import start_scheduler
-
-        @app.before_request
-        def _ensure_scheduler() -> None:
-            start_scheduler(app)
-
+    # The scheduler is started by serving processes only, never by CLI commands:
+    # gunicorn.conf.py starts it as each worker boots, and wsgi.py when
+    # MENTORHUB_START_SCHEDULER=1 (`make run` sets it). See app/jobs.py.
     return app

@@ -248,7 +248,7 @@ def request_sign_in_link(page: Page, email: str) -> str:
     """
     seen = set(_mail_links(page))
     visit(page, "/auth/sign-in")
-    field = page.get_by_label("Email", exact=True)
+    field = page.get_by_role("textbox", name="Email", exact=True)
     field.fill(email)
     form = page.locator("form").filter(has=field)
     form.get_by_role("button", name=re.compile(r"sign.?in|send|continue|email", re.I)).click()

@@ -275,3 +275,14 @@ def test_token_expires_fifteen_minutes_after_issue(app, client, people, db_sessi
     _request_link(client, "mentee@example.org")
     token = db_session.scalar(select(LoginToken))
     assert token.expires_at - token.created_at == dt.timedelta(minutes=15)
+
+
+def test_sign_in_requests_are_rate_limited_per_ip(app, people):
+    app.config["SIGNIN_LIMIT_PER_IP"] = "3 per 15 minutes"
+    try:
+        statuses = [
+            _request_link(app.test_client(), f"n{i}@example.org").status_code for i in range(4)
+        ]
+    finally:
+        app.config["SIGNIN_LIMIT_PER_IP"] = "20 per 15 minutes"
+    assert statuses == [302, 302, 302, 429]
