@@ -65,6 +65,18 @@
     }
   }
 
+  // Widening a phone-sized window past the breakpoint closes the overlay nav.
+  var desktop = window.matchMedia("(min-width: 66rem)");
+  desktop.addEventListener("change", function (event) {
+    if (event.matches) setSideNav(false);
+  });
+
+  // After a failed submit, put the keyboard on the first field that needs fixing.
+  document.addEventListener("DOMContentLoaded", function () {
+    var invalid = document.querySelector("main [aria-invalid='true']");
+    if (invalid) invalid.focus();
+  });
+
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-mh-toggle='side-nav']")) {
       var toggle = document.querySelector("[data-mh-toggle='side-nav']");

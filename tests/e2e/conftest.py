@@ -248,9 +248,9 @@ def request_sign_in_link(page: Page, email: str) -> str:
     """
     seen = set(_mail_links(page))
     visit(page, "/auth/sign-in")
-    field = page.get_by_role("textbox", name="Email", exact=True)
-    field.fill(email)
-    form = page.locator("form").filter(has=field)
+    email_field = page.get_by_role("textbox", name="Email", exact=True)
+    email_field.fill(email)
+    form = page.locator("form").filter(has=email_field)
     form.get_by_role("button", name=re.compile(r"sign.?in|send|continue|email", re.I)).click()
     expect(page).to_have_url(re.compile(r"/auth/check-email$"))
     expect(page.get_by_role("heading", level=1)).to_contain_text(
@@ -349,33 +349,51 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "page"
 
 
-def screenshot(page: Page, name: str) -> None:
-    """Full-page PNGs at 375 and 1280 px into tests/e2e/artifacts/; then check the phone
-    width has no horizontal scroll (VISUAL.md: usable at 375 px)."""
+# Can the window itself scroll sideways? (A wide table scrolling inside its own
+# wrapper is fine.) If so, name the elements that stick out past the right edge.
+_OVERFLOW_JS = """() => {
+    const y = window.scrollY;
+    window.scrollTo(100000, y);
+    const scrolled = window.scrollX;
+    window.scrollTo(0, y);
+    if (scrolled === 0) return [];
+    const width = document.documentElement.clientWidth;
+    return [...document.querySelectorAll('body *')]
+        .filter(el => el.getBoundingClientRect().right > width + 1)
+        .slice(0, 8)
+        .map(el => el.tagName.toLowerCase()
+            + (el.id ? '#' + el.id : '')
+            + (el.classList.length ? '.' + [...el.classList].join('.') : ''));
+}"""
+
+_SETTLE_JS = "() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))"
+
+
+def screenshot(page: Page, name: str, sizes: tuple[dict[str, int], ...] | None = None) -> None:
+    """Full-page PNGs at 1280 and 375 px into tests/e2e/artifacts/<name>-<width>.png,
+    then fail if the window can scroll sideways at either width (VISUAL.md).
+
+    Pass `sizes` to keep a state that only exists at one width (widening the window
+    closes the phone side nav)."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     original = page.viewport_size or DESKTOP
     overflow: dict[int, list[str]] = {}
+    # The side nav animates its width when the viewport changes; a capture taken
+    # during the transition shows it half-way. The app's CSS honours reduced motion.
+    page.emulate_media(reduced_motion="reduce")
     try:
-        for size in (PHONE, DESKTOP):
+        for size in sizes or (DESKTOP, PHONE):
             page.set_viewport_size(size)
+            page.evaluate(_SETTLE_JS)  # lay out at the new width before measuring
             page.screenshot(
-                path=str(ARTIFACTS / f"{_slug(name)}-{size['width']}.png"), full_page=True
+                path=str(ARTIFACTS / f"{_slug(name)}-{size['width']}.png"),
+                full_page=True,
+                animations="disabled",
             )
-            wide = page.evaluate(
-                """() => {
-                    const width = document.documentElement.clientWidth;
-                    if (document.documentElement.scrollWidth <= width) return [];
-                    return [...document.querySelectorAll('body *')]
-                        .filter(el => el.getBoundingClientRect().right > width + 1)
-                        .filter(el => getComputedStyle(el).visibility !== 'hidden')
-                        .slice(0, 8)
-                        .map(el => el.tagName.toLowerCase()
-                            + (el.id ? '#' + el.id : '')
-                            + (el.classList.length ? '.' + [...el.classList].join('.') : ''));
-                }"""
-            )
+            wide = page.evaluate(_OVERFLOW_JS)
             if wide:
                 overflow[size["width"]] = wide
     finally:
         page.set_viewport_size(original)
-    assert not overflow, f"{name}: horizontal scroll; elements past the right edge: {overflow}"
+        page.emulate_media(reduced_motion="no-preference")
+    assert not overflow, f"{name}: the page scrolls sideways; past the right edge: {overflow}"

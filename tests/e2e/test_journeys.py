@@ -49,18 +49,37 @@ def mentorship_link(scope: Page | Locator) -> Locator:
 # --------------------------------------------------------------------------- landing
 
 
-def test_root_redirects_to_the_landing_page_with_two_calls_to_action(page: Page) -> None:
+def _program_numbers(live_server: LiveServer) -> Any:
+    from app.db import db
+    from app.services import program_stats
+
+    with live_server.app.app_context():
+        try:
+            return program_stats.program_numbers(db.session)
+        finally:
+            db.remove()
+
+
+def test_root_redirects_to_the_landing_page_with_two_calls_to_action(
+    page: Page, live_server: LiveServer
+) -> None:
     visit(page, "/")
     expect(page).to_have_url(re.compile(r"/mentor-hub/?$"))
-    main = page.get_by_role("main")
-    expect(page.get_by_role("heading", level=1)).to_be_visible()
-    expect(main.get_by_role("link", name="Find a mentor").first).to_be_visible()
-    expect(main.get_by_role("link", name="Become a mentor").first).to_be_visible()
-    # Live program numbers from the seeded demo data: real, non-zero counts.
-    numbers = main.get_by_text(re.compile(r"approved mentors|mentors", re.I)).first
-    expect(numbers).to_be_visible()
-    expect(main).to_contain_text(re.compile(r"sessions completed", re.I))
-    expect(main).to_contain_text(re.compile(r"expertise areas", re.I))
+    hero = page.locator("section").filter(has=page.get_by_role("heading", level=1))
+    expect(hero.get_by_role("link", name="Find a mentor")).to_be_visible()
+    expect(hero.get_by_role("link", name="Become a mentor")).to_be_visible()
+
+    # Live program numbers: the counts in the database, shown with their labels.
+    numbers = _program_numbers(live_server)
+    assert numbers.approved_mentors > 0, "the demo data should have approved mentors"
+    stats = page.get_by_role("region", name="The program today")
+    expect(stats).to_be_visible()
+    for value, label in [
+        (numbers.approved_mentors, "approved mentors"),
+        (numbers.sessions_completed, "sessions completed"),
+        (numbers.expertise_areas, "expertise areas"),
+    ]:
+        expect(stats).to_contain_text(re.compile(rf"\b{value}\s*{label}", re.I))
     check_a11y(page)
     screenshot(page, "landing")
 
@@ -120,7 +139,7 @@ def test_on_a_phone_mentorship_is_reachable_through_the_menu_button(page: Page) 
     link = mentorship_link(side_nav)
     expect(link).to_be_visible()
     check_a11y(page)  # with the side nav open
-    screenshot(page, "phone-menu-open")
+    screenshot(page, "phone-menu-open", sizes=(PHONE,))
     link.click()
     expect(page).to_have_url(re.compile(r"/mentor-hub/?$"))
 
@@ -315,4 +334,61 @@ def test_session_tables_name_the_viewers_time_zone(page: Page, email: str, path:
     sign_in(page, email)
     visit(page, path)
     header = page.get_by_role("main").get_by_role("columnheader").first
-    expect(header).to_have_text(re.compile(r"^When \(\w+(/\w+)*\)$"))
+    expect(header).to_have_text(re.compile(r"When \([A-Za-z][\w+-]*(/[\w+-]+)*\)"))
+
+
+# --------------------------------------------------------------------------- focus
+
+
+def _focus_shows(page: Page) -> tuple[str, bool] | None:
+    """(what has focus, whether focusing it changes any pixel around it)."""
+    handle = page.evaluate_handle("document.activeElement")
+    element = handle.as_element()
+    if element is None or element.evaluate("el => el === document.body"):
+        return None
+    label = element.evaluate(
+        """el => el.tagName.toLowerCase() + ' "' +
+            (el.getAttribute('aria-label') || el.textContent || '').trim().slice(0, 40) + '"'"""
+    )
+    box = element.bounding_box()
+    if box is None or box["width"] == 0:
+        return label, False
+    size = page.viewport_size or {"width": 1280, "height": 900}
+    x, y = max(0.0, box["x"] - 4), max(0.0, box["y"] - 4)
+    clip = {
+        "x": x,
+        "y": y,
+        "width": min(box["width"] + 8, size["width"] - x),
+        "height": min(box["height"] + 8, size["height"] - y),
+    }
+    focused = page.screenshot(clip=clip, animations="disabled")
+    element.evaluate("el => el.blur()")
+    blurred = page.screenshot(clip=clip, animations="disabled")
+    element.focus()
+    return label, focused != blurred
+
+
+@pytest.mark.parametrize(
+    ("email", "path", "width"),
+    [
+        pytest.param(None, "/mentor-hub", 1280, id="landing"),
+        pytest.param(None, "/mentor-hub", 375, id="landing-phone"),
+        pytest.param(MENTEE, HOMES[MENTEE], 1280, id="mentee-home"),
+        pytest.param(MENTEE, HOMES[MENTEE], 375, id="mentee-home-phone"),
+    ],
+)
+def test_keyboard_focus_is_always_visible(
+    page: Page, email: str | None, path: str, width: int
+) -> None:
+    """Tab through the first stops: focusing each one must change what is on screen."""
+    if email:
+        sign_in(page, email)
+    page.set_viewport_size({"width": width, "height": 900})
+    visit(page, path)
+    missing = []
+    for _ in range(15):
+        page.keyboard.press("Tab")
+        state = _focus_shows(page)
+        if state and not state[1]:
+            missing.append(state[0])
+    assert not missing, f"focus does not show on {path}: {missing}"
