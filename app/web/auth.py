@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
@@ -62,7 +63,7 @@ def _send_link(email: str, next_url: str | None) -> bool:
         return True
     link = current_app.config["BASE_URL"] + url_for("auth.link", token=issued.raw_token)
     if next_url:
-        link += "?" + _query({"next": next_url})
+        link += "?" + urlencode({"next": next_url})
     db.session.commit()
     try:
         send_templated(
@@ -77,12 +78,6 @@ def _send_link(email: str, next_url: str | None) -> bool:
         log.exception("sign-in mail to user %s failed", issued.user.id)
         return False
     return True
-
-
-def _query(params: dict[str, str]) -> str:
-    from urllib.parse import urlencode
-
-    return urlencode(params)
 
 
 @bp.route("/sign-in", methods=["GET", "POST"])

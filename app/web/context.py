@@ -75,3 +75,12 @@ def init_request_context(app: Flask) -> None:
         if "request_id" in g:
             response.headers["X-Request-ID"] = g.request_id
         return response
+
+
+SESSION_TABS = ("upcoming", "past", "cancelled")
+
+
+def session_tab() -> str:
+    """The sessions tab named in ?tab=, defaulting to upcoming."""
+    tab = request.args.get("tab", "upcoming")
+    return tab if tab in SESSION_TABS else "upcoming"

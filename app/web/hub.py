@@ -10,7 +10,7 @@ from flask_login import current_user
 from app.db import db
 from app.services import directory, program_stats, session_lists
 from app.web.access import PUBLIC, SIGNED_IN, allow
-from app.web.context import is_htmx, now
+from app.web.context import is_htmx, now, session_tab
 
 bp = Blueprint("hub", __name__)
 
@@ -61,9 +61,4 @@ def mentor_profile(mentor_id: int) -> Any:
 @allow(SIGNED_IN)
 def my_sessions() -> Any:
     tabs = session_lists.sessions_for(db.session, current_user, as_mentor=False, now=now())
-    return render_template("hub/my_sessions.html", tabs=tabs, tab=_tab())
-
-
-def _tab() -> str:
-    tab = request.args.get("tab", "upcoming")
-    return tab if tab in ("upcoming", "past", "cancelled") else "upcoming"
+    return render_template("hub/my_sessions.html", tabs=tabs, tab=session_tab())

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template
 from flask_login import current_user
 
 from app.db import db
 from app.services import directory, session_lists
 from app.web.access import MENTOR, allow
-from app.web.context import now
+from app.web.context import now, session_tab
 
 bp = Blueprint("mentor", __name__, url_prefix="/mentor-hub")
 
@@ -19,9 +19,7 @@ bp = Blueprint("mentor", __name__, url_prefix="/mentor-hub")
 @allow(MENTOR)
 def sessions() -> Any:
     tabs = session_lists.sessions_for(db.session, current_user, as_mentor=True, now=now())
-    tab = request.args.get("tab", "upcoming")
-    tab = tab if tab in ("upcoming", "past", "cancelled") else "upcoming"
-    return render_template("mentor/sessions.html", tabs=tabs, tab=tab)
+    return render_template("mentor/sessions.html", tabs=tabs, tab=session_tab())
 
 
 @bp.get("/schedule")

@@ -254,3 +254,37 @@ def test_scheduler_tick_writes_the_heartbeat_health_reads(app, client, clock):
     assert tick(app) is True
     body = client.get("/healthz").get_json()
     assert body["scheduler"]["ok"] is True and body["scheduler"]["heartbeat_age_seconds"] == 0
+
+
+def test_session_tabs_split_upcoming_past_and_cancelled(
+    client_for, people, factories, db_session, now
+):
+    import datetime as dt
+
+    factories.booking(
+        people.mentor, people.mentee, topic="Soon", starts_at=now + dt.timedelta(days=2)
+    )
+    factories.booking(
+        people.mentor,
+        people.mentee,
+        topic="Done",
+        starts_at=now - dt.timedelta(days=2),
+        status=BookingStatus.COMPLETED,
+    )
+    factories.booking(
+        people.mentor,
+        people.mentee,
+        topic="Called off",
+        starts_at=now + dt.timedelta(days=4),
+        status=BookingStatus.CANCELLED,
+    )
+    db_session.commit()
+    client = client_for("mentee")
+    for tab, shown, hidden in [
+        ("upcoming", "Soon", "Done"),
+        ("past", "Done", "Soon"),
+        ("cancelled", "Called off", "Soon"),
+        ("nonsense", "Soon", "Called off"),
+    ]:
+        html = client.get(f"/mentor-hub/bookings?tab={tab}").get_data(as_text=True)
+        assert shown in html and hidden not in html, tab
