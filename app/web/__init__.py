@@ -38,7 +38,6 @@ def init_web(app: Flask) -> None:
     login_manager.session_protection = "basic"
 
     app.config.setdefault("RATELIMIT_STORAGE_URI", app.config["REDIS_URL"] or "memory://")
-    app.config["RATELIMIT_ENABLED"] = app.config["RATELIMIT_ENABLED"]
     limiter.init_app(app)
 
     init_request_context(app)

@@ -52,5 +52,7 @@ def init_security_headers(app: Flask) -> None:
         else:
             # Pages carry per-user content and CSRF tokens: never cached by shared caches.
             h.setdefault("Cache-Control", "no-store")
-        h.add("Vary", "HX-Request") if "HX-Request" not in h.get("Vary", "") else None
+        if "HX-Request" not in h.get("Vary", ""):
+            # One URL serves a page or, for htmx, a fragment: caches must keep them apart.
+            h.add("Vary", "HX-Request")
         return response
