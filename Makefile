@@ -8,7 +8,7 @@ PORT ?= 5000
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run serve test test-unit test-sqlite test-postgres test-e2e lint format assets lock clean
+.PHONY: help install install-dev run serve test test-unit test-sqlite test-postgres test-e2e lint format assets lock clean bench
 
 help:
 	@echo "make run      install, migrate, load demo data, serve at http://$(HOST):$(PORT)"
@@ -16,6 +16,7 @@ help:
 	@echo "make serve    gunicorn with several workers (production-like)"
 	@echo "make lint     ruff + mypy;  make format  ruff format"
 	@echo "make assets   rebuild static/vendor from package.json (needs Node)"
+	@echo "make bench    print benchmark numbers (slot engine)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,6 +74,10 @@ test-e2e: install-dev
 	$(BIN)/pytest tests/e2e -p no:cacheprovider
 
 test: lint test-sqlite test-postgres test-e2e
+
+# Speed is measured, not asserted: these print numbers (see each script's docstring).
+bench: install-dev
+	$(BIN)/python scripts/bench_slots.py
 
 assets:
 	npm ci

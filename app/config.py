@@ -113,6 +113,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), app_env != "testing"),
         "SCHEDULER_HEARTBEAT_SECONDS": _int(env.get("SCHEDULER_HEARTBEAT_SECONDS"), 30),
         "COMMUNITY_NAME": env.get("COMMUNITY_NAME", "Community"),
+        # Meeting links must be https on one of these domains (or a subdomain); empty = defaults.
+        "MEETING_DOMAINS": env.get("MEETING_DOMAINS", ""),
         "COMMUNITY_LINKS": parse_community_links(env.get("COMMUNITY_LINKS")),
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "UTC"),
         # Cookies: Secure everywhere but plain-http development.

@@ -23,7 +23,11 @@ class AvailabilityRule(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    mentor_id: Mapped[int] = mapped_column(ForeignKey("mentor_profiles.id", ondelete="CASCADE"))
+    # The column is `mentor_id` but it names the *profile* (bookings name the mentor's user):
+    # the attribute says so to keep the two from being mixed up.
+    mentor_profile_id: Mapped[int] = mapped_column(
+        "mentor_id", ForeignKey("mentor_profiles.id", ondelete="CASCADE")
+    )
     weekday: Mapped[int] = mapped_column(Integer)
     start_time: Mapped[dt.time] = mapped_column(Time)
     end_time: Mapped[dt.time] = mapped_column(Time)
@@ -49,7 +53,11 @@ class AvailabilityException(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    mentor_id: Mapped[int] = mapped_column(ForeignKey("mentor_profiles.id", ondelete="CASCADE"))
+    # The column is `mentor_id` but it names the *profile* (bookings name the mentor's user):
+    # the attribute says so to keep the two from being mixed up.
+    mentor_profile_id: Mapped[int] = mapped_column(
+        "mentor_id", ForeignKey("mentor_profiles.id", ondelete="CASCADE")
+    )
     date: Mapped[dt.date] = mapped_column(Date)
     kind: Mapped[ExceptionKind] = mapped_column(str_enum(ExceptionKind, "exception_kind"))
     start_time: Mapped[dt.time | None] = mapped_column(Time)

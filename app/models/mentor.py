@@ -66,6 +66,9 @@ class MentorProfile(Base):
     meeting_url: Mapped[str | None] = mapped_column(String(500))
     # Optimistic concurrency: every edit is a compare-and-swap on this number.
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # The Schedule tab's own compare-and-swap number (weekly hours, exceptions, settings);
+    # separate from `version` so profile edits and schedule edits never make each other stale.
+    schedule_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 

@@ -797,7 +797,7 @@ class _Seeder:
         for weekday, start, end in ctx.seed.rules:
             self.session.add(
                 AvailabilityRule(
-                    mentor_id=ctx.profile.id,
+                    mentor_profile_id=ctx.profile.id,
                     weekday=weekday,
                     start_time=_parse_time(start),
                     end_time=_parse_time(end),
@@ -830,7 +830,7 @@ class _Seeder:
             )
         self.session.add(
             AvailabilityException(
-                mentor_id=ctx.profile.id,
+                mentor_profile_id=ctx.profile.id,
                 date=day,
                 kind=kind,
                 start_time=hours[0],

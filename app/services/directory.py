@@ -73,7 +73,7 @@ def weekly_hours(session: Session, profile: MentorProfile) -> list[AvailabilityR
     return list(
         session.scalars(
             select(AvailabilityRule)
-            .where(AvailabilityRule.mentor_id == profile.id)
+            .where(AvailabilityRule.mentor_profile_id == profile.id)
             .order_by(AvailabilityRule.weekday, AvailabilityRule.start_time)
         )
     )

@@ -42,7 +42,7 @@ MENTOR = NavSection(
     "Mentor",
     (
         NavItem("Sessions", "mentor.sessions"),
-        NavItem("Schedule", "mentor.schedule"),
+        NavItem("Schedule", "schedule.page"),
     ),
 )
 ADMIN = NavSection("Admin", (NavItem("Overview", "admin.overview"),))

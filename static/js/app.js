@@ -112,6 +112,52 @@
     showToast("No connection", "We could not reach MentorHub. Check your connection and try again.");
   });
 
+  /* Some answers are 4xx on purpose and carry a fragment to show: a form with its
+     messages (422) or the fresh state after a conflict (409). The server marks them. */
+  document.addEventListener("htmx:beforeSwap", function (event) {
+    var xhr = event.detail.xhr;
+    if (xhr.status >= 400 && xhr.getResponseHeader("X-MentorHub-Swap") === "true") {
+      event.detail.shouldSwap = true;
+      event.detail.isError = false;
+    }
+  });
+
+  /* The Schedule tab: every form names the schedule version it was drawn from. After a
+     saved change the server announces the new version; forms outside the swapped
+     section take it, so the next save from this tab is not mistaken for a stale one. */
+  document.addEventListener("mh:schedule-changed", function (event) {
+    var version = event.detail && event.detail.version;
+    if (version === undefined) return;
+    document.querySelectorAll("input[data-schedule-version]").forEach(function (input) {
+      input.value = String(version);
+    });
+  });
+
+  /* A swapped-in form with messages puts the keyboard on its first field to fix. */
+  document.addEventListener("htmx:afterSwap", function (event) {
+    var target = event.detail.target;
+    var invalid = target && target.querySelector && target.querySelector("[aria-invalid='true']");
+    if (invalid) invalid.focus();
+  });
+
+  /* HTMX forms: the submit button shows progress and is disabled while the request runs. */
+  function setBusy(form, busy) {
+    form.querySelectorAll(".mh-submit").forEach(function (button) {
+      button.classList.toggle("is-busy", busy);
+      button.disabled = busy;
+      if (busy) button.setAttribute("aria-disabled", "true");
+      else button.removeAttribute("aria-disabled");
+    });
+  }
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.tagName === "FORM") setBusy(form, true);
+  });
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.detail.elt;
+    if (form && form.tagName === "FORM" && form.isConnected) setBusy(form, false);
+  });
+
   /* A submitted form's button shows it is busy and cannot be pressed twice. */
   document.addEventListener("submit", function (event) {
     var form = event.target;

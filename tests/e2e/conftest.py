@@ -183,6 +183,10 @@ class PageProblems:
             self.items.append(f"console error: {message.text}")
 
     def _response(self, response: Any) -> None:
+        # A 4xx fragment the server marked for swapping (a form with its messages, a
+        # conflict with the fresh state) is an answer, not a problem.
+        if response.headers.get("x-mentorhub-swap") == "true":
+            return
         if response.request.resource_type != "document" and response.status >= 400:
             self.items.append(
                 f"{response.status} for {response.request.resource_type} {response.url}"

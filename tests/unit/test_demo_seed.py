@@ -97,10 +97,10 @@ def assert_scheduling_invariants(session: Session, now: dt.datetime) -> None:
     profiles = {p.user_id: p for p in session.scalars(select(MentorProfile))}
     rules: dict[int, list[AvailabilityRule]] = defaultdict(list)
     for rule in session.scalars(select(AvailabilityRule)):
-        rules[rule.mentor_id].append(rule)
+        rules[rule.mentor_profile_id].append(rule)
     exceptions: dict[int, list[AvailabilityException]] = defaultdict(list)
     for exc in session.scalars(select(AvailabilityException)):
-        exceptions[exc.mentor_id].append(exc)
+        exceptions[exc.mentor_profile_id].append(exc)
     bookings = list(session.scalars(select(Booking).order_by(Booking.starts_at)))
     active_per_mentee: dict[int, int] = defaultdict(int)
     by_mentor: dict[int, list[Booking]] = defaultdict(list)
@@ -169,7 +169,7 @@ def test_personas_exist_with_their_roles(db_session, seeded):
     assert profile.headline and profile.languages and profile.expertise
     assert profile.bio.count("\n\n") >= 1  # several paragraphs
     rules = db_session.scalars(
-        select(AvailabilityRule).where(AvailabilityRule.mentor_id == profile.id)
+        select(AvailabilityRule).where(AvailabilityRule.mentor_profile_id == profile.id)
     ).all()
     assert len(rules) >= 2
 
@@ -199,7 +199,7 @@ def test_every_approved_mentor_has_weekly_hours_and_some_have_exceptions(db_sess
         count = db_session.scalar(
             select(func.count())
             .select_from(AvailabilityRule)
-            .where(AvailabilityRule.mentor_id == profile.id)
+            .where(AvailabilityRule.mentor_profile_id == profile.id)
         )
         assert count >= 2, profile.user.email
     assert seeded.availability_exceptions >= 2
@@ -267,10 +267,10 @@ def test_upcoming_active_bookings_respect_notice_and_the_mentors_weekly_hours(
             select(MentorProfile).where(MentorProfile.user_id == booking.mentor_id)
         )
         rules = db_session.scalars(
-            select(AvailabilityRule).where(AvailabilityRule.mentor_id == profile.id)
+            select(AvailabilityRule).where(AvailabilityRule.mentor_profile_id == profile.id)
         ).all()
         exceptions = db_session.scalars(
-            select(AvailabilityException).where(AvailabilityException.mentor_id == profile.id)
+            select(AvailabilityException).where(AvailabilityException.mentor_profile_id == profile.id)
         ).all()
         assert booking.starts_at >= now + dt.timedelta(hours=12)
         assert inside_weekly_hours(booking, profile, list(rules), list(exceptions))
