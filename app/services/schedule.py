@@ -482,7 +482,7 @@ def add_range(
 def _own_rule(edit: _Edit, rule_id: int) -> AvailabilityRule:
     rule = next((r for r in edit.rules if r.id == rule_id), None)
     if rule is None:
-        raise NotFound("That range no longer exists. The latest schedule is shown.")
+        raise NotFound("That time range no longer exists.")
     return rule
 
 
@@ -551,10 +551,10 @@ def copy_day(
     context: RequestContext = NO_CONTEXT,
 ) -> ScheduleChange:
     """Give each of `to_days` exactly the hours of `weekday` (their own hours are replaced)."""
+    edit = _Edit(session, actor, profile, now, context).begin(version)
     targets = sorted({d for d in to_days if 0 <= d <= 6 and d != weekday})
     if not targets:
         raise ValidationFailed(field_errors={"days": "Choose at least one other day."})
-    edit = _Edit(session, actor, profile, now, context).begin(version)
     source = [r for r in edit.rules if r.weekday == weekday]
     if not source:
         raise ValidationFailed(
@@ -656,7 +656,7 @@ def add_exception(
     Blocking takes the place of any hours already set for that date; hours cannot be
     added to a blocked date (remove the block first), and hours on one date never overlap.
     """
-    _require_edit(actor, profile)
+    edit = _Edit(session, actor, profile, now, context).begin(version)
     today = mentor_today(profile, now)
     if day < today:
         raise ValidationFailed(field_errors={"date": "Choose today or a later date."})
@@ -666,7 +666,6 @@ def add_exception(
         )
     if kind is not ExceptionKind.BLOCKED and (start is None or end is None):
         raise ValidationFailed(field_errors={"start": "Enter the hours for that date."})
-    edit = _Edit(session, actor, profile, now, context).begin(version)
     same_date = [e for e in edit.exceptions if e.date == day]
     replaced: list[str] = []
     if kind is ExceptionKind.BLOCKED:
@@ -735,7 +734,7 @@ def remove_exception(
     edit = _Edit(session, actor, profile, now, context).begin(version)
     exception = next((e for e in edit.exceptions if e.id == exception_id), None)
     if exception is None:
-        raise NotFound("That date exception no longer exists. The latest schedule is shown.")
+        raise NotFound("That date exception no longer exists.")
     label = _exception_label(exception)
     session.delete(exception)
     return edit.finish(
@@ -794,7 +793,8 @@ def update_settings(
     now: dt.datetime,
     context: RequestContext = NO_CONTEXT,
 ) -> ScheduleChange:
-    _require_edit(actor, profile)
+    # Claim first: a stale form is refused as stale before its typos are reported.
+    edit = _Edit(session, actor, profile, now, context).begin(version)
     errors: dict[str, str] = {}
     parsed: dict[str, Any] = {}
     checks: list[tuple[str, Any]] = [
@@ -843,7 +843,6 @@ def update_settings(
             errors.update(err.field_errors)
     if errors:
         raise ValidationFailed(field_errors=errors)
-    edit = _Edit(session, actor, profile, now, context).begin(version)
     before = _settings_snapshot(profile)
     profile.session_minutes = parsed["session_minutes"]
     profile.buffer_minutes = parsed["buffer_minutes"]
@@ -872,11 +871,10 @@ def set_timezone(
     context: RequestContext = NO_CONTEXT,
 ) -> ScheduleChange:
     """Move the schedule to another zone: the same wall-clock hours, in the new zone."""
-    _require_edit(actor, profile)
+    edit = _Edit(session, actor, profile, now, context).begin(version)
     name = (timezone or "").strip()
     if not is_valid_timezone(name):
         raise ValidationFailed(field_errors={"timezone": "Choose a time zone from the list."})
-    edit = _Edit(session, actor, profile, now, context).begin(version)
     before = profile.timezone
     profile.timezone = name
     return edit.finish(

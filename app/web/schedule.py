@@ -204,6 +204,11 @@ def _edit(section: str, state: EditorState, action: Callable[[MentorProfile, int
         # transaction, so that SQLite can take the write lock first (BEGIN IMMEDIATE).
         db.session.commit()
         begin_write(db.session())
+        # A form drawn from an older schedule is stale whatever else is wrong with it: say
+        # so first, or fixing a typo would quietly overwrite what the other tab saved.
+        db.session.refresh(profile)
+        if profile.schedule_version != version:
+            raise StaleSchedule()
         change: ScheduleChange = action(profile, version)
         db.session.commit()
     except ValidationFailed as err:
@@ -366,7 +371,8 @@ def copy_day() -> Any:
 def clear() -> Any:
     raw = request.form.get("weekday", "")
     try:
-        weekday = None if raw in ("", "all") else schedule.parse_weekday("weekday", raw)
+        # The whole week only when asked for by name: a missing field clears nothing.
+        weekday = None if raw == "all" else schedule.parse_weekday("weekday", raw)
     except ValidationFailed:
         abort(400)
 

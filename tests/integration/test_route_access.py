@@ -42,7 +42,7 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "schedule.update_range": (MENTOR, {"POST": 409}),
     "schedule.remove_range": (MENTOR, {"POST": 409}),
     "schedule.copy_day": (MENTOR, {"POST": 400}),
-    "schedule.clear": (MENTOR, {"POST": 409}),
+    "schedule.clear": (MENTOR, {"POST": 400}),
     "schedule.set_timezone": (MENTOR, {"POST": 409}),
     "schedule.add_exception": (MENTOR, {"POST": 409}),
     "schedule.remove_exception": (MENTOR, {"POST": 409}),

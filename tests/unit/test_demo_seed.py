@@ -25,6 +25,7 @@ from app.models import (
     MentorStatus,
     User,
 )
+from app.services import schedule, slot_engine
 from app.services.demo import DemoDataExists, database_is_empty, seed_demo
 from app.services.taxonomy import TAXONOMY_NAMES
 
@@ -270,10 +271,15 @@ def test_upcoming_active_bookings_respect_notice_and_the_mentors_weekly_hours(
             select(AvailabilityRule).where(AvailabilityRule.mentor_profile_id == profile.id)
         ).all()
         exceptions = db_session.scalars(
-            select(AvailabilityException).where(AvailabilityException.mentor_profile_id == profile.id)
+            select(AvailabilityException).where(
+                AvailabilityException.mentor_profile_id == profile.id
+            )
         ).all()
         assert booking.starts_at >= now + dt.timedelta(hours=12)
         assert inside_weekly_hours(booking, profile, list(rules), list(exceptions))
+        # The slot engine, which the Schedule tab and booking use, agrees.
+        engine = schedule.to_engine(profile, rules, exceptions)
+        assert slot_engine.within_hours(engine, booking.starts_at, booking.ends_at)
 
 
 def test_every_booking_obeys_the_scheduling_invariants(db_session, seeded, now):
