@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from app.models import AvailabilityRule, ExpertiseTag, MentorProfile, MentorStatus, User
+from app.models import ExpertiseTag, MentorProfile, MentorStatus, User
 
 PAGE_SIZE = 24
 QUERY_MAX = 100
@@ -67,16 +67,6 @@ def approved_profile(session: Session, profile_id: int) -> MentorProfile | None:
     if profile is None or profile.status != MentorStatus.APPROVED or not profile.user.is_active:
         return None
     return profile
-
-
-def weekly_hours(session: Session, profile: MentorProfile) -> list[AvailabilityRule]:
-    return list(
-        session.scalars(
-            select(AvailabilityRule)
-            .where(AvailabilityRule.mentor_profile_id == profile.id)
-            .order_by(AvailabilityRule.weekday, AvailabilityRule.start_time)
-        )
-    )
 
 
 def all_expertise(session: Session) -> list[ExpertiseTag]:

@@ -125,25 +125,10 @@ def mentor_today(profile: MentorProfile, now: dt.datetime) -> dt.date:
 
 def load(session: Session, profile: MentorProfile, now: dt.datetime) -> ScheduleData:
     """Three queries, however many rules, exceptions and bookings there are."""
-    rules = list(
-        session.scalars(
-            select(AvailabilityRule)
-            .where(AvailabilityRule.mentor_profile_id == profile.id)
-            .order_by(AvailabilityRule.weekday, AvailabilityRule.start_time)
-        )
-    )
     # From yesterday: a mentee far east of the mentor is already on the mentor's tomorrow.
     since = mentor_today(profile, now) - dt.timedelta(days=1)
-    exceptions = list(
-        session.scalars(
-            select(AvailabilityException)
-            .where(
-                AvailabilityException.mentor_profile_id == profile.id,
-                AvailabilityException.date >= since,
-            )
-            .order_by(AvailabilityException.date, AvailabilityException.start_time)
-        )
-    )
+    rules = weekly_rules(session, profile)
+    exceptions = date_exceptions(session, profile, since=since)
     bookings = _active_bookings(session, profile.user_id, now)
     return ScheduleData(profile=profile, rules=rules, exceptions=exceptions, bookings=bookings)
 
@@ -329,7 +314,8 @@ def _claim(session: Session, profile: MentorProfile, version: int, now: dt.datet
     return version + 1
 
 
-def _rules(session: Session, profile: MentorProfile) -> list[AvailabilityRule]:
+def weekly_rules(session: Session, profile: MentorProfile) -> list[AvailabilityRule]:
+    """The weekly ranges by weekday and start, as committed (fresh even if loaded earlier)."""
     return list(
         session.scalars(
             select(AvailabilityRule)
@@ -340,13 +326,19 @@ def _rules(session: Session, profile: MentorProfile) -> list[AvailabilityRule]:
     )
 
 
-def _exceptions(session: Session, profile: MentorProfile) -> list[AvailabilityException]:
+def date_exceptions(
+    session: Session, profile: MentorProfile, *, since: dt.date | None = None
+) -> list[AvailabilityException]:
+    stmt = select(AvailabilityException).where(
+        AvailabilityException.mentor_profile_id == profile.id
+    )
+    if since is not None:
+        stmt = stmt.where(AvailabilityException.date >= since)
     return list(
         session.scalars(
-            select(AvailabilityException)
-            .where(AvailabilityException.mentor_profile_id == profile.id)
-            .order_by(AvailabilityException.date, AvailabilityException.start_time)
-            .execution_options(populate_existing=True)
+            stmt.order_by(
+                AvailabilityException.date, AvailabilityException.start_time
+            ).execution_options(populate_existing=True)
         )
     )
 
@@ -358,7 +350,7 @@ def _affected(
     now: dt.datetime,
 ) -> list[Booking]:
     """Sessions booked with this mentor that were inside their hours and no longer are."""
-    after = to_engine(profile, _rules(session, profile), _exceptions(session, profile))
+    after = to_engine(profile, weekly_rules(session, profile), date_exceptions(session, profile))
     return [
         b
         for b in _active_bookings(session, profile.user_id, now)
@@ -414,8 +406,8 @@ class _Edit:
     def begin(self, version: int) -> _Edit:
         _require_edit(self.actor, self.profile)
         self.version = _claim(self.session, self.profile, version, self.now)
-        self.rules = _rules(self.session, self.profile)
-        self.exceptions = _exceptions(self.session, self.profile)
+        self.rules = weekly_rules(self.session, self.profile)
+        self.exceptions = date_exceptions(self.session, self.profile)
         self.before = to_engine(self.profile, self.rules, self.exceptions)
         return self
 

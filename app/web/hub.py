@@ -8,7 +8,7 @@ from flask import Blueprint, abort, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.db import db
-from app.services import directory, program_stats, session_lists
+from app.services import directory, program_stats, schedule, session_lists
 from app.web.access import PUBLIC, SIGNED_IN, allow
 from app.web.context import is_htmx, now, session_tab
 
@@ -52,7 +52,7 @@ def mentor_profile(mentor_id: int) -> Any:
     return render_template(
         "hub/mentor_profile.html",
         profile=profile,
-        rules=directory.weekly_hours(db.session, profile),
+        rules=schedule.weekly_rules(db.session, profile),
         now=now(),
     )
 
