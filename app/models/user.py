@@ -30,6 +30,8 @@ class User(Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # Bumped to revoke every signed-in session of this user at once.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    # Part of the secret calendar-feed address; bumped to turn an old address off.
+    calendar_feed_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

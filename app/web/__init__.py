@@ -43,9 +43,9 @@ def init_web(app: Flask) -> None:
     init_request_context(app)
     init_security_headers(app)
 
-    from app.web import account, admin, auth, dev, errors, health, hub, mentor, schedule
+    from app.web import account, admin, auth, calendar, dev, errors, health, hub, mentor, schedule
 
-    for module in (auth, hub, mentor, schedule, admin, account, health, dev):
+    for module in (auth, hub, mentor, schedule, calendar, admin, account, health, dev):
         app.register_blueprint(module.bp)
     app.register_blueprint(schedule.admin_bp)
     errors.register(app)

@@ -11,6 +11,7 @@ from app.db import db
 from app.services import auth as auth_service
 from app.services.errors import ValidationFailed
 from app.web.access import SIGNED_IN, allow
+from app.web.calendar import feed_url
 from app.web.context import now, request_context
 from app.web.forms import AccountForm, ConfirmForm, PasswordForm, apply_errors
 
@@ -19,7 +20,12 @@ bp = Blueprint("account", __name__)
 
 def _render(form: AccountForm, password_form: PasswordForm, status: int = 200) -> Any:
     return render_template(
-        "account/settings.html", form=form, password_form=password_form, signout_form=ConfirmForm()
+        "account/settings.html",
+        form=form,
+        password_form=password_form,
+        signout_form=ConfirmForm(),
+        feed_form=ConfirmForm(prefix="feed"),
+        feed_url=feed_url(current_user),
     ), status
 
 

@@ -49,6 +49,9 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "schedule.settings": (MENTOR, {"POST": 409}),
     "admin_schedule.admin_view": (ADMIN, {"GET": 200}),
     "admin.overview": (ADMIN, {"GET": 200}),
+    "calendar.session_ics": (SIGNED_IN, {"GET": 404}),  # booking 1 is nobody's here
+    "calendar.feed": (PUBLIC, {"GET": 404}),
+    "calendar.regenerate_feed": (SIGNED_IN, {"POST": 302}),
     "dev.mail_list": (DEVELOPMENT, {"GET": 200}),
     "dev.mail_detail": (DEVELOPMENT, {"GET": 404}),
 }
@@ -82,7 +85,7 @@ def _url(rule, people) -> str:
     for arg in rule.arguments:
         if arg in ("mentor_id", "profile_id"):
             values[arg] = people.mentor.mentor_profile.id
-        elif arg in ("rule_id", "exception_id"):
+        elif arg in ("rule_id", "exception_id", "booking_id"):
             values[arg] = 1
         elif arg == "token":
             values[arg] = "not-a-real-token"
