@@ -29,6 +29,7 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "auth.sign_out": (SIGNED_IN, {"POST": 302}),
     "hub.mentors": (SIGNED_IN, {"GET": 200}),
     "hub.mentor_profile": (SIGNED_IN, {"GET": 200}),
+    "hub.mentor_calendar": (SIGNED_IN, {"GET": 200}),
     "hub.my_sessions": (SIGNED_IN, {"GET": 200}),
     "account.settings": (SIGNED_IN, {"GET": 200, "POST": 400}),
     "account.set_password": (SIGNED_IN, {"POST": 400}),
