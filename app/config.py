@@ -113,6 +113,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), app_env != "testing"),
         "SCHEDULER_HEARTBEAT_SECONDS": _int(env.get("SCHEDULER_HEARTBEAT_SECONDS"), 30),
         "COMMUNITY_NAME": env.get("COMMUNITY_NAME", "Community"),
+        # Booking policy (DESIGN section 4); each refusal tells the member what to do instead.
+        "BOOKING_MAX_ACTIVE_PER_MENTEE": _int(env.get("BOOKING_MAX_ACTIVE_PER_MENTEE"), 3),
+        "BOOKING_MAX_NEW_PER_HOUR": _int(env.get("BOOKING_MAX_NEW_PER_HOUR"), 3),
+        "MENTEE_CUTOFF_HOURS": _int(env.get("MENTEE_CUTOFF_HOURS"), 24),
+        "ATTENDANCE_WINDOW_DAYS": _int(env.get("ATTENDANCE_WINDOW_DAYS"), 14),
         # Meeting links must be https on one of these domains (or a subdomain); empty = defaults.
         "MEETING_DOMAINS": env.get("MEETING_DOMAINS", ""),
         "COMMUNITY_LINKS": parse_community_links(env.get("COMMUNITY_LINKS")),

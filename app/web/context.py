@@ -11,8 +11,11 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, g, request
 from flask_login import current_user
 
+from app.db import begin_write, db
 from app.services.audit import RequestContext
+from app.services.booking import BookingPolicy
 from app.services.clock import Clock
+from app.services.meeting_links import parse_domains
 from app.services.timezones import to_local
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -84,3 +87,26 @@ def session_tab() -> str:
     """The sessions tab named in ?tab=, defaulting to upcoming."""
     tab = request.args.get("tab", "upcoming")
     return tab if tab in SESSION_TABS else "upcoming"
+
+
+def start_write() -> None:
+    """Begin the transaction of a request that checks and then writes.
+
+    The request has already read (the signed-in user); that read transaction ends here, and
+    the write transaction starts with the write lock on SQLite (BEGIN IMMEDIATE), so the
+    service's check and its write see no writer in between. Load what the service checks
+    after this call.
+    """
+    db.session.commit()
+    begin_write(db.session())
+
+
+def booking_policy() -> BookingPolicy:
+    cfg = current_app.config
+    return BookingPolicy(
+        max_active_per_mentee=cfg["BOOKING_MAX_ACTIVE_PER_MENTEE"],
+        max_new_per_hour=cfg["BOOKING_MAX_NEW_PER_HOUR"],
+        mentee_cutoff_hours=cfg["MENTEE_CUTOFF_HOURS"],
+        attendance_window_days=cfg["ATTENDANCE_WINDOW_DAYS"],
+        meeting_domains=parse_domains(cfg.get("MEETING_DOMAINS")),
+    )

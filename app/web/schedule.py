@@ -32,7 +32,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from app.db import begin_write, db
+from app.db import db
 from app.models import MentorProfile
 from app.models.availability import ExceptionKind
 from app.services import meeting_links, schedule
@@ -40,7 +40,7 @@ from app.services.errors import ValidationFailed
 from app.services.schedule import ScheduleChange, SettingsInput, StaleSchedule
 from app.services.timezones import all_timezones, is_valid_timezone, to_local, zone_abbreviation
 from app.web.access import ADMIN, MENTOR, allow
-from app.web.context import is_htmx, now, request_context
+from app.web.context import is_htmx, now, request_context, start_write
 
 bp = Blueprint("schedule", __name__, url_prefix="/mentor-hub/schedule")
 
@@ -200,10 +200,7 @@ def _edit(section: str, state: EditorState, action: Callable[[MentorProfile, int
     profile = _own_profile()
     try:
         version = schedule.parse_version(request.form.get("version"))
-        # The request has read (the user, the profile); a write must start its own
-        # transaction, so that SQLite can take the write lock first (BEGIN IMMEDIATE).
-        db.session.commit()
-        begin_write(db.session())
+        start_write()
         # A form drawn from an older schedule is stale whatever else is wrong with it: say
         # so first, or fixing a typo would quietly overwrite what the other tab saved.
         db.session.refresh(profile)
