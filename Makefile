@@ -8,7 +8,7 @@ PORT ?= 5000
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run serve test test-unit test-sqlite test-postgres test-e2e lint format assets lock clean bench
+.PHONY: help install install-dev run serve test test-unit test-sqlite test-postgres test-load test-e2e lint format assets lock clean bench
 
 help:
 	@echo "make run      install, migrate, load demo data, serve at http://$(HOST):$(PORT)"
@@ -16,7 +16,8 @@ help:
 	@echo "make serve    gunicorn with several workers (production-like)"
 	@echo "make lint     ruff + mypy;  make format  ruff format"
 	@echo "make assets   rebuild static/vendor from package.json (needs Node)"
-	@echo "make bench    print benchmark numbers (slot engine)"
+	@echo "make test-load  the HTTP concurrency suite against gunicorn (SQLite + PostgreSQL)"
+	@echo "make bench    print benchmark numbers (slot engine; page and booking latency)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -70,14 +71,20 @@ test-postgres: install-dev
 	  echo "TEST_DATABASE_URL not set: skipping the PostgreSQL pass (CI runs it)"; \
 	fi
 
+# A real multi-worker gunicorn on SQLite and on PostgreSQL (when TEST_DATABASE_URL is set):
+# simultaneous bookings of one slot, overlapping requests, racing confirmations.
+test-load: install-dev
+	$(BIN)/pytest tests/load -p no:cacheprovider
+
 test-e2e: install-dev
 	$(BIN)/pytest tests/e2e -p no:cacheprovider
 
-test: lint test-sqlite test-postgres test-e2e
+test: lint test-sqlite test-postgres test-load test-e2e
 
 # Speed is measured, not asserted: these print numbers (see each script's docstring).
 bench: install-dev
 	$(BIN)/python scripts/bench_slots.py
+	$(BIN)/python scripts/bench_pages.py
 
 assets:
 	npm ci

@@ -756,10 +756,10 @@ def decline(
     now: dt.datetime,
     context: RequestContext = NO_CONTEXT,
 ) -> Booking:
-    """requested -> declined, with an optional reason (sent to the mentee)."""
+    """requested -> declined, with a reason: the mentee deserves to know why (it is sent)."""
     _prepare(session, actor, booking, version, _MENTOR_SIDE, "decline")
     _raise_if(decline_refusal(actor, booking, now))
-    text = _reason(reason, required=False)
+    text = _reason(reason, required=True, who="the mentee")
     before = _snapshot(booking, "status", "version")
     _swap(
         session,

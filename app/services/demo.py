@@ -1000,7 +1000,7 @@ class _Seeder:
         events: list[_Event] = [
             (
                 mentee.user,
-                "booking.create",
+                "booking.requested",
                 created,
                 {"status": initial.value, "starts_at": starts.isoformat(), "topic": topic},
             )
@@ -1012,9 +1012,9 @@ class _Seeder:
             if status is BookingStatus.DECLINED:
                 booking.decline_reason = self.rng.choice(DECLINE_REASONS)
                 after = {"status": "declined", "reason": booking.decline_reason}
-                events.append((ctx.user, "booking.decline", decided, after))
+                events.append((ctx.user, "booking.declined", decided, after))
             else:
-                events.append((ctx.user, "booking.confirm", decided, {"status": "confirmed"}))
+                events.append((ctx.user, "booking.confirmed", decided, {"status": "confirmed"}))
         if status not in (BookingStatus.REQUESTED, BookingStatus.DECLINED):
             # The link is shared once the session is confirmed.
             booking.meeting_url = ctx.seed.meeting_url
@@ -1045,7 +1045,12 @@ class _Seeder:
         booking.ical_sequence += 1
         booking.updated_at = at
         actor = mentee.user if by_mentee else ctx.user
-        return actor, "booking.cancel", at, {"status": "cancelled", "reason": booking.cancel_reason}
+        return (
+            actor,
+            "booking.cancelled",
+            at,
+            {"status": "cancelled", "reason": booking.cancel_reason},
+        )
 
     def _attendance(self, ctx: _MentorCtx, mentee: _MenteeCtx, booking: Booking) -> _Event:
         minutes = ctx.seed.session_minutes
@@ -1074,7 +1079,7 @@ class _Seeder:
         )
         booking.version += 1
         booking.updated_at = recorded
-        action = "booking.no_show" if outcome is AttendanceOutcome.NO_SHOW else "booking.complete"
+        action = "booking.attendance_recorded"
         after = {"status": booking.status.value, "outcome": outcome.value, "minutes": spent}
         return ctx.user, action, recorded, after
 

@@ -129,22 +129,30 @@ def load(session: Session, profile: MentorProfile, now: dt.datetime) -> Schedule
     since = mentor_today(profile, now) - dt.timedelta(days=1)
     rules = weekly_rules(session, profile)
     exceptions = date_exceptions(session, profile, since=since)
-    bookings = _active_bookings(session, profile.user_id, now)
+    # No slot starts beyond the horizon, so sessions starting after it (and a day's margin
+    # for the longest session) cannot make one busy: a mentor with a full year booked
+    # costs no more than one with a month.
+    until = now + dt.timedelta(days=max(profile.horizon_days, PREVIEW_DAYS) + 1)
+    bookings = _active_bookings(session, profile.user_id, now, until=until)
     return ScheduleData(profile=profile, rules=rules, exceptions=exceptions, bookings=bookings)
 
 
-def _active_bookings(session: Session, user_id: int, now: dt.datetime) -> list[Booking]:
+def _active_bookings(
+    session: Session, user_id: int, now: dt.datetime, *, until: dt.datetime | None = None
+) -> list[Booking]:
     # The mentor's sessions as a mentee make them busy too: nobody can be in two sessions.
+    stmt = select(Booking).where(
+        or_(Booking.mentor_id == user_id, Booking.mentee_id == user_id),
+        Booking.status.in_(ACTIVE_STATUSES),
+        Booking.ends_at > now,
+    )
+    if until is not None:
+        stmt = stmt.where(Booking.starts_at < until)
     return list(
         session.scalars(
-            select(Booking)
-            .options(joinedload(Booking.mentee), joinedload(Booking.mentor))
-            .where(
-                or_(Booking.mentor_id == user_id, Booking.mentee_id == user_id),
-                Booking.status.in_(ACTIVE_STATUSES),
-                Booking.ends_at > now,
+            stmt.options(joinedload(Booking.mentee), joinedload(Booking.mentor)).order_by(
+                Booking.starts_at
             )
-            .order_by(Booking.starts_at)
         )
     )
 

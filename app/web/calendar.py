@@ -21,10 +21,8 @@ def _host() -> str:
     return urlsplit(current_app.config["BASE_URL"]).hostname or "mentorhub"
 
 
-def _session_url(booking: Booking, viewer: User) -> str:
-    # The session's own page comes with issue 4; until then, the viewer's list of sessions.
-    endpoint = "mentor.sessions" if viewer.id == booking.mentor_id else "hub.my_sessions"
-    return current_app.config["BASE_URL"] + url_for(endpoint)
+def _session_url(booking: Booking) -> str:
+    return current_app.config["BASE_URL"] + url_for("mentor.session_detail", booking_id=booking.id)
 
 
 def _ics(body: bytes, filename: str | None = None) -> Any:
@@ -48,9 +46,7 @@ def session_ics(booking_id: int) -> Any:
     # Not yours: the same answer as not there, so ids reveal nothing.
     if booking is None or not calendar_feed.can_view_session(current_user, booking):
         abort(404)
-    body = calendar_ics.single(
-        booking, host=_host(), session_url=_session_url(booking, current_user), now=now()
-    )
+    body = calendar_ics.single(booking, host=_host(), session_url=_session_url(booking), now=now())
     return _ics(body, f"mentorhub-session-{booking.id}.ics")
 
 
@@ -63,7 +59,7 @@ def feed(token: str) -> Any:
     moment = now()
     bookings = calendar_feed.sessions_for(db.session, user, now=moment)
     body = calendar_ics.feed(
-        [(b, _session_url(b, user)) for b in bookings],
+        [(b, _session_url(b)) for b in bookings],
         host=_host(),
         name=f"MentorHub: {user.name}",
         now=moment,

@@ -73,6 +73,15 @@ def init_request_context(app: Flask) -> None:
         incoming = request.headers.get("X-Request-ID", "")
         g.request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
 
+    @app.before_request
+    def _writers_start_as_writers() -> None:
+        # On SQLite a transaction that reads and then writes fails at once ("database is
+        # locked") when another request wrote in between, and busy_timeout cannot help
+        # it. Every state-changing request therefore starts as a writer (BEGIN IMMEDIATE,
+        # waiting its turn) before anything reads; PostgreSQL needs nothing here.
+        if request.method not in ("GET", "HEAD", "OPTIONS") and not db.session().in_transaction():
+            begin_write(db.session())
+
     @app.after_request
     def _echo_request_id(response: Any) -> Any:
         if "request_id" in g:

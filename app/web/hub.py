@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import Blueprint, abort, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 
 from app.db import db
+from app.services import booking as booking_service
 from app.services import booking_calendar, directory, program_stats, schedule, session_lists
+from app.services.errors import NotAllowed, SlotTaken, ValidationFailed
 from app.services.timezones import to_local, zone_abbreviation
 from app.web.access import PUBLIC, SIGNED_IN, allow
-from app.web.context import is_htmx, now, session_tab
+from app.web.context import booking_policy, is_htmx, now, request_context, session_tab, start_write
 
 bp = Blueprint("hub", __name__)
 
@@ -53,11 +65,33 @@ def mentor_profile(mentor_id: int) -> Any:
     return _mentor_page(profile, booking_calendar.clamp_week(request.args.get("week")))
 
 
-def _calendar_context(profile: Any, index: int) -> dict[str, Any]:
+def _calendar_context(
+    profile: Any,
+    index: int,
+    *,
+    selected: str = "",
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    notice: dict[str, str] | None = None,
+    focus_calendar: bool = False,
+) -> dict[str, Any]:
     moment = now()
     first_name = profile.user.name.split(" ")[0]
+    refusal = booking_service.book_refusal(current_user, profile)
+    if refusal is not None and notice is None and current_user.id != profile.user_id:
+        notice = {"kind": "info", "title": refusal.message, "text": ""}
+    errors = errors or {}
     return {
         "profile": profile,
+        "bookable": refusal is None,
+        "selected": selected,
+        "booking_values": values or {},
+        "booking_errors": errors,
+        "starts_at_error": errors.get("starts_at"),
+        "booking_notice": notice,
+        "focus_calendar": focus_calendar,
+        "topic_max": booking_service.TOPIC_MAX,
+        "notes_max": booking_service.NOTES_MAX,
         "week": booking_calendar.week(db.session, profile, current_user, now=moment, index=index),
         "zone_gap": booking_calendar.zone_gap_sentence(
             first_name,
@@ -88,11 +122,96 @@ def mentor_calendar(mentor_id: int) -> Any:
     index = booking_calendar.clamp_week(request.args.get("week"))
     if not is_htmx():
         return _mentor_page(profile, index)
-    return render_template("hub/_calendar.html", **_calendar_context(profile, index))
+    return render_template(
+        "hub/_calendar.html", **_calendar_context(profile, index, focus_calendar=True)
+    )
+
+
+def _parse_start(raw: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(raw.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationFailed(field_errors={"starts_at": "Pick one of the free times above."})
+    return moment.astimezone(dt.UTC)
+
+
+@bp.post("/mentor-hub/mentors/<int:mentor_id>/book")
+@allow(SIGNED_IN)
+def book(mentor_id: int) -> Any:
+    """Book a free time. Answers: the confirmation (200, or 303 to My sessions without
+    HTMX); the form again with messages (422), with a fresh calendar when the time was just
+    taken (409) or with why booking is not allowed (403). What was typed is kept."""
+    form = request.form
+    values = {"topic": form.get("topic", ""), "notes": form.get("notes", "")}
+    index = booking_calendar.clamp_week(form.get("week"))
+    selected = form.get("starts_at", "")
+    try:
+        starts_at = _parse_start(selected)
+        start_write()
+        profile = directory.approved_profile(db.session, mentor_id)
+        if profile is None:
+            abort(404)
+        booking = booking_service.book(
+            db.session,
+            current_user,
+            profile,
+            starts_at=starts_at,
+            topic=values["topic"],
+            notes=values["notes"],
+            now=now(),
+            policy=booking_policy(),
+            context=request_context(),
+        )
+        db.session.commit()
+    except (ValidationFailed, SlotTaken, NotAllowed) as err:
+        db.session.rollback()
+        profile = directory.approved_profile(db.session, mentor_id)
+        if profile is None:
+            abort(404)
+        if isinstance(err, ValidationFailed) and err.field_errors:
+            context = _calendar_context(
+                profile, index, selected=selected, values=values, errors=err.field_errors
+            )
+        else:
+            taken = isinstance(err, SlotTaken) and err.message == booking_service.SLOT_TAKEN
+            title = "That time was just taken" if taken else "Not booked"
+            context = _calendar_context(
+                profile,
+                index,
+                selected="" if isinstance(err, SlotTaken) else selected,
+                values=values,
+                notice={"kind": "error", "title": title, "text": err.message},
+            )
+        status = 422 if isinstance(err, ValidationFailed) else err.status_code
+        if not is_htmx():
+            return render_template(
+                "hub/mentor_profile.html",
+                rules=schedule.weekly_rules(db.session, profile),
+                **context,
+            ), status
+        response = make_response(render_template("hub/_booking.html", **context), status)
+        response.headers["X-MentorHub-Swap"] = "true"
+        return response
+    first_name = booking.mentor.name.split(" ")[0]
+    if not is_htmx():
+        flash(
+            "Session booked." if booking.status.value == "confirmed" else "Session requested.",
+            "success",
+        )
+        return redirect(url_for("hub.my_sessions"), 303)
+    return render_template("hub/_booked.html", booking=booking, first_name=first_name)
 
 
 @bp.get("/mentor-hub/bookings")
 @allow(SIGNED_IN)
 def my_sessions() -> Any:
+    """A mentee's sessions in three tabs, each row with the actions its mentee may take
+    (app/web/mentor.py answers them and swaps the row back in)."""
+    from app.web.mentor import mentee_list_context
+
     tabs = session_lists.sessions_for(db.session, current_user, as_mentor=False, now=now())
-    return render_template("hub/my_sessions.html", tabs=tabs, tab=session_tab())
+    return render_template(
+        "hub/my_sessions.html", tabs=tabs, tab=session_tab(), **mentee_list_context()
+    )

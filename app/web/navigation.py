@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from flask import request, url_for
+from flask import g, request, url_for
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,8 @@ class NavItem:
 
     @property
     def current(self) -> bool:
-        return request.endpoint == self.endpoint
+        # A page that belongs under an entry (a session's page) names it in g.nav_endpoint.
+        return g.get("nav_endpoint", request.endpoint) == self.endpoint
 
 
 @dataclass(frozen=True)

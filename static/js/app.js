@@ -136,6 +136,8 @@
   /* A swapped-in form with messages puts the keyboard on its first field to fix. */
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
+    // After an outerHTML swap the target is the old, detached element: find its successor.
+    if (target && !target.isConnected && target.id) target = document.getElementById(target.id);
     var invalid = target && target.querySelector && target.querySelector("[aria-invalid='true']");
     if (invalid) invalid.focus();
   });

@@ -393,6 +393,9 @@ def screenshot(page: Page, name: str, sizes: tuple[dict[str, int], ...] | None =
                 path=str(ARTIFACTS / f"{_slug(name)}-{size['width']}.png"),
                 full_page=True,
                 animations="disabled",
+                # The default hides the caret with an inline style that a later htmx swap
+                # would copy, and the CSP (no inline style) would then report it.
+                caret="initial",
             )
             wide = page.evaluate(_OVERFLOW_JS)
             if wide:

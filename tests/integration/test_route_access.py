@@ -30,6 +30,17 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "hub.mentors": (SIGNED_IN, {"GET": 200}),
     "hub.mentor_profile": (SIGNED_IN, {"GET": 200}),
     "hub.mentor_calendar": (SIGNED_IN, {"GET": 200}),
+    # An empty POST: no time picked.
+    "hub.book": (SIGNED_IN, {"POST": 422}),
+    # Booking 1 does not exist in the walk: every allowed role gets 404.
+    "mentor.session_detail": (SIGNED_IN, {"GET": 404}),
+    "mentor.reschedule_picker": (SIGNED_IN, {"GET": 404}),
+    "mentor.confirm": (SIGNED_IN, {"POST": 404}),
+    "mentor.decline": (SIGNED_IN, {"POST": 404}),
+    "mentor.cancel": (SIGNED_IN, {"POST": 404}),
+    "mentor.reschedule": (SIGNED_IN, {"POST": 404}),
+    "mentor.attendance": (SIGNED_IN, {"POST": 404}),
+    "mentor.meeting_link": (SIGNED_IN, {"POST": 404}),
     "hub.my_sessions": (SIGNED_IN, {"GET": 200}),
     "account.settings": (SIGNED_IN, {"GET": 200, "POST": 400}),
     "account.set_password": (SIGNED_IN, {"POST": 400}),

@@ -625,15 +625,25 @@ def test_the_mentor_declines_with_a_reason(db_session, requested, mentor, mentee
     assert rows[0].payload["reason"] == "Travelling"
 
 
-def test_a_decline_reason_is_optional_but_bounded(db_session, requested, mentor, now):
+def test_a_decline_needs_a_reason_for_the_mentee_and_it_is_bounded(
+    db_session, requested, mentor, now
+):
+    err = refused(
+        db_session,
+        ValidationFailed,
+        lambda: svc.decline(db_session, mentor, requested, version=1, reason="  ", now=now),
+    )
+    assert err.field_errors == {
+        "reason": "Give a reason: it is sent to the mentee with the update."
+    }
     err = refused(
         db_session,
         ValidationFailed,
         lambda: svc.decline(db_session, mentor, requested, version=1, reason="r" * 1001, now=now),
     )
     assert err.field_errors == {"reason": "Use at most 1000 characters."}
-    svc.decline(db_session, mentor, requested, version=1, now=now)
-    assert requested.decline_reason is None
+    svc.decline(db_session, mentor, requested, version=1, reason="Travelling that week", now=now)
+    assert requested.decline_reason == "Travelling that week"
 
 
 def test_only_requests_can_be_declined(db_session, confirmed, mentor, mentee, now):
@@ -1368,7 +1378,7 @@ def _actions(session: Session, actor: User, booking: Booking, mentee: User, now:
         ),
         "decline": (
             svc.can_decline(actor, booking, now),
-            lambda: svc.decline(session, actor, booking, version=1, now=now),
+            lambda: svc.decline(session, actor, booking, version=1, reason="r", now=now),
         ),
         "cancel": (
             svc.can_cancel(actor, booking, now),

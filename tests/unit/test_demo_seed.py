@@ -350,7 +350,7 @@ def test_completed_and_no_show_sessions_have_attendance_recorded_after_the_end(
 
 def test_each_booking_has_a_creation_audit_event(db_session, seeded):
     created = db_session.scalar(
-        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "booking.create")
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "booking.requested")
     )
     assert created == seeded.bookings
 
