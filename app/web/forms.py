@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -59,3 +60,14 @@ def apply_errors(form: FlaskForm, error: ValidationFailed) -> None:
         field = getattr(form, field_name, None)
         if field is not None:
             field.errors = [*list(field.errors or []), message]
+
+
+def parse_slot_start(raw: str | None, message: str = "Pick one of the free times.") -> dt.datetime:
+    """A picked time from a slot form: an ISO timestamp with its offset, as UTC."""
+    try:
+        moment = dt.datetime.fromisoformat((raw or "").strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise ValidationFailed(field_errors={"starts_at": message})
+    return moment.astimezone(dt.UTC)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import (
@@ -24,6 +23,7 @@ from app.services.errors import NotAllowed, SlotTaken, ValidationFailed
 from app.services.timezones import to_local, zone_abbreviation
 from app.web.access import PUBLIC, SIGNED_IN, allow
 from app.web.context import booking_policy, is_htmx, now, request_context, session_tab, start_write
+from app.web.forms import parse_slot_start
 
 bp = Blueprint("hub", __name__)
 
@@ -127,16 +127,6 @@ def mentor_calendar(mentor_id: int) -> Any:
     )
 
 
-def _parse_start(raw: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(raw.strip())
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ValidationFailed(field_errors={"starts_at": "Pick one of the free times above."})
-    return moment.astimezone(dt.UTC)
-
-
 @bp.post("/mentor-hub/mentors/<int:mentor_id>/book")
 @allow(SIGNED_IN)
 def book(mentor_id: int) -> Any:
@@ -148,7 +138,7 @@ def book(mentor_id: int) -> Any:
     index = booking_calendar.clamp_week(form.get("week"))
     selected = form.get("starts_at", "")
     try:
-        starts_at = _parse_start(selected)
+        starts_at = parse_slot_start(selected, "Pick one of the free times above.")
         start_write()
         profile = directory.approved_profile(db.session, mentor_id)
         if profile is None:

@@ -62,6 +62,7 @@ from app.web.context import (
     start_write,
     viewer_timezone,
 )
+from app.web.forms import parse_slot_start
 
 bp = Blueprint("mentor", __name__, url_prefix="/mentor-hub")
 
@@ -471,16 +472,6 @@ def cancel(booking_id: int) -> Any:
     return _act(booking_id, "cancel", run, {"reason": reason})
 
 
-def _parse_start(raw: str) -> dt.datetime:
-    try:
-        moment = dt.datetime.fromisoformat(raw.strip())
-    except ValueError:
-        moment = None
-    if moment is None or moment.tzinfo is None:
-        raise ValidationFailed(field_errors={"starts_at": "Pick one of the free times."})
-    return moment.astimezone(dt.UTC)
-
-
 @bp.post("/sessions/<int:booking_id>/reschedule")
 @allow(SIGNED_IN)
 def reschedule(booking_id: int) -> Any:
@@ -488,7 +479,7 @@ def reschedule(booking_id: int) -> Any:
     raw_start = request.form.get("starts_at", "")
 
     def run(booking: Booking, version: int) -> str:
-        starts_at = _parse_start(raw_start)
+        starts_at = parse_slot_start(raw_start)
         booking_service.reschedule(
             db.session,
             current_user,

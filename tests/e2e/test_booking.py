@@ -34,6 +34,17 @@ def test_a_mentee_books_a_free_time_once_even_with_a_double_click(page: Page) ->
     expect(first).to_be_visible()
     when = first.locator("time").get_attribute("datetime")
 
+    # Keyboard focus on a time shows it in both zones, not just on hover.
+    first.locator("input").focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowLeft")
+    label = first.locator("label")
+    expect(label).to_have_attribute(
+        "data-both", re.compile(r"your time \(CST\) · .+Grace's time \(EAT\)")
+    )
+    shown = label.evaluate("el => getComputedStyle(el, '::after').display")
+    assert shown == "block", "the two-zone tip is not shown on keyboard focus"
+
     # Forgetting the topic: the message is next to the field and the time stays picked.
     first.locator("label").click()
     page.get_by_role("button", name="Request this time").click()

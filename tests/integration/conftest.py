@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection
+from sqlalchemy import Connection, event
 
 from app import create_app
 from app.db import db
@@ -109,3 +110,27 @@ def csrf_token(client: FlaskClient, path: str = "/auth/sign-in") -> str:
 
 def kept_mail(app: Flask) -> list[Path]:
     return sorted(Path(app.config["MAIL_KEEP_DIR"]).glob("*.eml"))
+
+
+@contextmanager
+def counted(engine) -> Iterator[list[str]]:
+    """The SQL statements run inside the block (savepoint bookkeeping left out): for tests
+    that pin a page to a fixed number of queries."""
+    statements: list[str] = []
+
+    def before(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", before)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", before)
+
+
+def count_queries(client: FlaskClient, url: str, engine) -> int:
+    """How many queries one GET of `url` runs (it must answer 200)."""
+    with counted(engine) as statements:
+        assert client.get(url).status_code == 200
+    return len(statements)

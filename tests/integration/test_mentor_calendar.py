@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import event
-
 from app.models import AvailabilityRule
+from tests.integration.conftest import count_queries
 
 
 def add_hours(db_session, profile, now, weekdays=range(5)):
@@ -58,21 +57,6 @@ def test_htmx_week_navigation_returns_only_the_calendar(client_for, people, db_s
 def test_a_pending_mentors_calendar_is_not_found(client_for, people):
     url = f"/mentor-hub/mentors/{people.pending_mentor.mentor_profile.id}/calendar"
     assert client_for("mentee").get(url).status_code == 404
-
-
-def count_queries(client, url, engine) -> int:
-    seen: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return len(seen)
 
 
 def test_the_profile_page_needs_the_same_queries_however_busy_the_mentor_is(

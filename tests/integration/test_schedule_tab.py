@@ -16,14 +16,13 @@ import html
 import json
 import re
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, event, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -36,6 +35,7 @@ from app.models import (
     User,
 )
 from app.models.availability import ExceptionKind
+from tests.integration.conftest import counted
 
 BASE = "/mentor-hub/schedule"
 HX = {"HX-Request": "true"}
@@ -988,22 +988,6 @@ def test_the_preview_fragment_with_an_unknown_zone_uses_the_mentors_zone(
 
 
 # -- a fixed number of queries --------------------------------------------------------------------
-
-
-@contextmanager
-def counted(engine: Engine) -> Iterator[list[str]]:
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        head = statement.lstrip().upper()
-        if not head.startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
 
 
 def _fill(

@@ -8,9 +8,9 @@ import datetime as dt
 import re
 
 import pytest
-from sqlalchemy import event
 
 from app.models import Attendance, AttendanceOutcome, BookingStatus
+from tests.integration.conftest import count_queries
 
 HX = {"HX-Request": "true"}
 URL = "/mentor-hub/sessions"
@@ -267,21 +267,6 @@ def test_rows_offer_what_the_mentor_may_do(client_for, program):
 def test_only_mentors_have_a_sessions_manager(client_for, people):
     assert client_for("mentee").get(URL).status_code == 403
     assert client_for("admin").get(URL).status_code == 403
-
-
-def count_queries(client, url, engine) -> int:
-    seen: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        if not statement.lstrip().upper().startswith(("SAVEPOINT", "RELEASE", "ROLLBACK TO")):
-            seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", before)
-    try:
-        assert client.get(url).status_code == 200
-    finally:
-        event.remove(engine, "before_cursor_execute", before)
-    return len(seen)
 
 
 def _sessions(factories, people, count: int, offset: int = 0) -> None:
