@@ -118,6 +118,15 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "BOOKING_MAX_NEW_PER_HOUR": _int(env.get("BOOKING_MAX_NEW_PER_HOUR"), 3),
         "MENTEE_CUTOFF_HOURS": _int(env.get("MENTEE_CUTOFF_HOURS"), 24),
         "ATTENDANCE_WINDOW_DAYS": _int(env.get("ATTENDANCE_WINDOW_DAYS"), 14),
+        # Notifications (DESIGN section 5): delivery retries, reminders, prompts.
+        "NOTIFY_MAX_ATTEMPTS": _int(env.get("NOTIFY_MAX_ATTEMPTS"), 8),
+        "NOTIFY_BATCH_SIZE": _int(env.get("NOTIFY_BATCH_SIZE"), 100),
+        "NOTIFY_BACKOFF_BASE_SECONDS": _int(env.get("NOTIFY_BACKOFF_BASE_SECONDS"), 60),
+        "NOTIFY_BACKOFF_MAX_SECONDS": _int(env.get("NOTIFY_BACKOFF_MAX_SECONDS"), 6 * 3600),
+        # A claimed row not marked sent within this time (a crashed sender) is due again.
+        "NOTIFY_CLAIM_SECONDS": _int(env.get("NOTIFY_CLAIM_SECONDS"), 300),
+        "REMINDER_HOURS": env.get("REMINDER_HOURS", "24,1"),
+        "UNCONFIRMED_PROMPT_HOURS": _int(env.get("UNCONFIRMED_PROMPT_HOURS"), 24),
         # Meeting links must be https on one of these domains (or a subdomain); empty = defaults.
         "MEETING_DOMAINS": env.get("MEETING_DOMAINS", ""),
         "COMMUNITY_LINKS": parse_community_links(env.get("COMMUNITY_LINKS")),
