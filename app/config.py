@@ -126,6 +126,8 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # A claimed row not marked sent within this time (a crashed sender) is due again.
         "NOTIFY_CLAIM_SECONDS": _int(env.get("NOTIFY_CLAIM_SECONDS"), 300),
         "REMINDER_HOURS": env.get("REMINDER_HOURS", "24,1"),
+        # How often the header's bell asks for the unread count.
+        "NOTIFY_BELL_POLL_SECONDS": _int(env.get("NOTIFY_BELL_POLL_SECONDS"), 30),
         "UNCONFIRMED_PROMPT_HOURS": _int(env.get("UNCONFIRMED_PROMPT_HOURS"), 24),
         # Meeting links must be https on one of these domains (or a subdomain); empty = defaults.
         "MEETING_DOMAINS": env.get("MEETING_DOMAINS", ""),

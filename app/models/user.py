@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.db import Base, UTCDateTime, utcnow
@@ -32,6 +32,8 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     # Part of the secret calendar-feed address; bumped to turn an old address off.
     calendar_feed_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    # Email kind groups this user turned off (app/services/preferences.py); empty = all on.
+    email_opt_out: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 

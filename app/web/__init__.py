@@ -43,9 +43,21 @@ def init_web(app: Flask) -> None:
     init_request_context(app)
     init_security_headers(app)
 
-    from app.web import account, admin, auth, calendar, dev, errors, health, hub, mentor, schedule
+    from app.web import (
+        account,
+        admin,
+        auth,
+        calendar,
+        dev,
+        errors,
+        health,
+        hub,
+        inbox,
+        mentor,
+        schedule,
+    )
 
-    for module in (auth, hub, mentor, schedule, calendar, admin, account, health, dev):
+    for module in (auth, hub, mentor, schedule, calendar, admin, account, inbox, health, dev):
         app.register_blueprint(module.bp)
     app.register_blueprint(schedule.admin_bp)
     errors.register(app)

@@ -1,4 +1,5 @@
-"""A person's own settings: name, time zone, optional password, signing out everywhere."""
+"""A person's own settings: name, time zone, email notifications, optional password,
+signing out everywhere."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from flask_login import current_user, login_user
 
 from app.db import db
 from app.services import auth as auth_service
+from app.services import preferences
 from app.services.errors import ValidationFailed
 from app.web.access import SIGNED_IN, allow
 from app.web.calendar import feed_url
@@ -16,6 +18,9 @@ from app.web.context import now, request_context
 from app.web.forms import AccountForm, ConfirmForm, PasswordForm, apply_errors
 
 bp = Blueprint("account", __name__)
+
+# The session changes that are always emailed, as the settings page lists them.
+ALWAYS_SENT_LABELS = ("Requested", "Booked", "Confirmed", "Declined", "Cancelled", "Rescheduled")
 
 
 def _render(form: AccountForm, password_form: PasswordForm, status: int = 200) -> Any:
@@ -26,6 +31,10 @@ def _render(form: AccountForm, password_form: PasswordForm, status: int = 200) -
         signout_form=ConfirmForm(),
         feed_form=ConfirmForm(prefix="feed"),
         feed_url=feed_url(current_user),
+        prefs_form=ConfirmForm(prefix="prefs"),
+        email_groups=list(preferences.GROUP_INFO.values()),
+        always_sent=ALWAYS_SENT_LABELS,
+        opted_out=preferences.opted_out(current_user),
     ), status
 
 
@@ -54,6 +63,29 @@ def settings() -> Any:
         flash("Your settings are saved.", "success")
         return redirect(url_for("account.settings"))
     return _render(form, password_form)
+
+
+@bp.post("/account/email-preferences")
+@allow(SIGNED_IN)
+def email_preferences() -> Any:
+    """Which optional emails to get: a ticked box is a group the person wants."""
+    if not ConfirmForm(prefix="prefs").validate_on_submit():
+        abort(400)
+    wanted = set(request.form.getlist("email"))
+    # Only known groups are built here, so the service cannot refuse the set.
+    changed = preferences.update(
+        db.session,
+        current_user,
+        set(preferences.GROUPS) - wanted,
+        now=now(),
+        context=request_context(),
+    )
+    db.session.commit()
+    flash(
+        "Your email settings are saved." if changed else "Your email settings are unchanged.",
+        "success",
+    )
+    return redirect(url_for("account.settings") + "#email-preferences")
 
 
 @bp.post("/account/password")

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import check_a11y, screenshot, sign_in, visit
+from tests.e2e.conftest import check_a11y, make_room, screenshot, sign_in, visit
 
 MENTEE = "olivia.bennett@mentorhub.test"  # America/Chicago; no other test books as her
 MENTOR_NAME = "Grace Mwangi"  # Africa/Nairobi, confirms each request
@@ -16,6 +16,7 @@ TOPIC = "Restructuring our API reference (e2e)"
 
 def test_a_mentee_books_a_free_time_once_even_with_a_double_click(page: Page) -> None:
     sign_in(page, MENTEE)
+    make_room(page)
     visit(page, "/mentor-hub/mentors?q=Grace")
     page.get_by_role("link", name=re.compile(MENTOR_NAME)).first.click()
     expect(page.get_by_role("heading", level=1, name=MENTOR_NAME)).to_be_visible()

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ShiftableClock, check_a11y, screenshot, sign_in, visit
+from tests.e2e.conftest import ShiftableClock, check_a11y, make_room, screenshot, sign_in, visit
 
 pytestmark = pytest.mark.e2e
 
@@ -21,24 +21,10 @@ MENTEE_NAME = "Mateo García"
 MENTOR = "lucas.oliveira@mentorhub.test"  # America/Sao_Paulo, 90 minutes, confirms by hand
 MENTOR_NAME = "Lucas Oliveira"
 TOPIC = "Pricing my first SaaS plan (e2e journey)"
-MAX_ACTIVE = 3  # BOOKING_MAX_ACTIVE_PER_MENTEE
 
 
 def session_row(page: Page) -> Locator:
     return page.locator("tr.mh-session-row", has_text=TOPIC)
-
-
-def make_room(page: Page) -> None:
-    """The demo may have given Mateo as many upcoming sessions as a mentee may hold: cancel
-    the extra ones from My sessions (the mentee's own cancel, reason optional)."""
-    visit(page, "/mentor-hub/bookings")
-    rows = page.locator("tr.mh-session-row")
-    while rows.count() >= MAX_ACTIVE:
-        row = rows.first
-        row.locator("summary", has_text="Cancel session").click()
-        row.get_by_role("button", name=re.compile(r"^Cancel (session|late)$")).click()
-        expect(row.locator(".mh-notification")).to_contain_text("Cancelled.")
-        visit(page, "/mentor-hub/bookings")
 
 
 def book(page: Page) -> None:

@@ -41,6 +41,15 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "mentor.reschedule": (SIGNED_IN, {"POST": 404}),
     "mentor.attendance": (SIGNED_IN, {"POST": 404}),
     "mentor.meeting_link": (SIGNED_IN, {"POST": 404}),
+    "account.email_preferences": (SIGNED_IN, {"POST": 302}),
+    "inbox.index": (SIGNED_IN, {"GET": 200}),
+    # 286 tells htmx to stop polling: a signed-out page has no bell to refresh.
+    "inbox.bell": (PUBLIC, {"GET": {"anonymous": 286, "*": 200}}),
+    # Notification 1 does not exist in the walk: every allowed role gets 404.
+    "inbox.mark_read": (SIGNED_IN, {"POST": 404}),
+    "inbox.open_notification": (SIGNED_IN, {"POST": 404}),
+    "inbox.mark_all_read": (SIGNED_IN, {"POST": 303}),
+    "inbox.unsubscribe": (PUBLIC, {"GET": 404, "POST": 404}),
     "hub.my_sessions": (SIGNED_IN, {"GET": 200}),
     "account.settings": (SIGNED_IN, {"GET": 200, "POST": 400}),
     "account.set_password": (SIGNED_IN, {"POST": 400}),
@@ -97,7 +106,7 @@ def _url(rule, people) -> str:
     for arg in rule.arguments:
         if arg in ("mentor_id", "profile_id"):
             values[arg] = people.mentor.mentor_profile.id
-        elif arg in ("rule_id", "exception_id", "booking_id"):
+        elif arg in ("rule_id", "exception_id", "booking_id", "notification_id"):
             values[arg] = 1
         elif arg == "token":
             values[arg] = "not-a-real-token"
