@@ -85,6 +85,8 @@ test: lint test-sqlite test-postgres test-load test-e2e
 bench: install-dev
 	$(BIN)/python scripts/bench_slots.py
 	$(BIN)/python scripts/bench_pages.py
+	$(BIN)/python scripts/bench_reminders.py
+	$(BIN)/python scripts/bench_outbox.py
 
 assets:
 	npm ci

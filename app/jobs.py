@@ -11,14 +11,15 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
-from app.db import db
-from app.services import scheduler_lease
+from app.db import begin_write, db
+from app.services import notification_mail, outbox, reminders, scheduler_lease
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +28,10 @@ HOLDER = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def tick(app: Flask) -> bool:
-    """Renew the lease and write the heartbeat; True when this process holds the lease.
+    """Renew the lease and write the heartbeat; when this process holds the lease, queue
+    what is due (expiries, reminders, prompts) and deliver the outbox. True when held.
 
-    Later issues hang their jobs (outbox delivery, reminders) after the lease check.
-    """
+    Every job is idempotent, so a lease lost mid-tick at worst repeats harmless work."""
     interval = app.config["SCHEDULER_HEARTBEAT_SECONDS"]
     with app.app_context():
         clock = app.extensions["mentorhub.clock"]
@@ -42,10 +43,79 @@ def tick(app: Flask) -> bool:
         except Exception:
             log.exception("scheduler tick failed")
             return False
+    if held:
+        run_jobs(app)
     return held
 
 
+def _queue_jobs(config: Any) -> list[tuple[str, Callable[..., int], dict[str, Any]]]:
+    # Expiry first: a request that lapsed must not get a reminder in the same tick.
+    return [
+        ("expire stale requests", reminders.expire_stale_requests, {}),
+        (
+            "queue reminders",
+            reminders.queue_reminders,
+            {"hours": reminders.parse_hours(config["REMINDER_HOURS"])},
+        ),
+        (
+            "queue unconfirmed prompts",
+            reminders.queue_unconfirmed_prompts,
+            {"after_hours": config["UNCONFIRMED_PROMPT_HOURS"]},
+        ),
+        (
+            "queue attendance due",
+            reminders.queue_attendance_due,
+            {"window_days": config["ATTENDANCE_WINDOW_DAYS"]},
+        ),
+        ("clean up sign-in tokens", reminders.cleanup_sign_in_tokens, {}),
+    ]
+
+
+def run_jobs(app: Flask) -> None:
+    """The lease holder's work for one tick; each job in its own write transaction."""
+    with app.app_context():
+        clock = app.extensions["mentorhub.clock"]
+        for name, job, kwargs in _queue_jobs(app.config):
+            try:
+                with db.transaction() as session:
+                    begin_write(session)  # first statement: BEGIN IMMEDIATE on SQLite
+                    count = job(session, now=clock.now(), **kwargs)
+                if count:
+                    log.info("%s: %d", name, count)
+            except Exception:
+                log.exception("%s failed", name)
+        deliver_notifications(app)
+
+
+def deliver_notifications(app: Flask) -> None:
+    """Send due notification mail (called by the lease holder)."""
+    from app.web.inbox import unsubscribe_url
+
+    with app.app_context():
+        clock = app.extensions["mentorhub.clock"]
+        courier = notification_mail.courier_from_config(
+            app.config,
+            # Not flask.render_template: there is no request here.
+            lambda name, context: app.jinja_env.get_template(name).render(**context),
+            unsubscribe_url=unsubscribe_url,
+        )
+        try:
+            report = outbox.deliver_due(
+                db.factory,
+                now=clock.now(),
+                settings=outbox.DeliverySettings.from_config(app.config),
+                courier=courier,
+            )
+        except Exception:
+            log.exception("outbox delivery failed")
+            return
+        if report.claimed:
+            log.info("outbox: %s", report)
+
+
 def _add_jobs(scheduler: Any, app: Flask) -> None:
+    # A bad REMINDER_HOURS fails at start-up, not silently at every tick.
+    reminders.parse_hours(app.config["REMINDER_HOURS"])
     scheduler.add_job(
         tick,
         "interval",

@@ -766,7 +766,11 @@ def decline(
         booking,
         version=version,
         now=now,
-        values={"status": BookingStatus.DECLINED, "decline_reason": text},
+        values={
+            "status": BookingStatus.DECLINED,
+            "decline_reason": text,
+            "ical_sequence": Booking.ical_sequence + 1,
+        },
     )
     _audit(
         session,
@@ -848,6 +852,8 @@ def cancel(
             "cancelled_by_id": actor.id,
             "cancelled_at": now,
             "late_cancellation": late,
+            # Calendars apply a CANCEL only if its SEQUENCE beats the last REQUEST's.
+            "ical_sequence": Booking.ical_sequence + 1,
         },
     )
     _audit(

@@ -615,6 +615,7 @@ def expire_stale_requests(
                         status=BookingStatus.DECLINED,
                         decline_reason=EXPIRED_REASON,
                         version=Booking.version + 1,
+                        ical_sequence=Booking.ical_sequence + 1,
                         updated_at=now,
                     )
                     .execution_options(synchronize_session=False)

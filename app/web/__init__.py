@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask
+from flask import Flask, has_request_context
 from flask_login import current_user
 
 from app.db import db
@@ -66,10 +66,12 @@ def init_web(app: Flask) -> None:
     def _globals() -> dict[str, Any]:
         from app.web.navigation import navigation_for
 
+        # Mail rendered by a scheduler job has no request (and no signed-in viewer).
+        in_request = has_request_context()
         return {
             "asset_url": asset_url,
-            "viewer_tz": viewer_timezone(),
-            "nav": navigation_for(current_user),
+            "viewer_tz": viewer_timezone() if in_request else app.config["DEFAULT_TIMEZONE"],
+            "nav": navigation_for(current_user) if in_request else [],
             "community_links": app.config["COMMUNITY_LINKS"],
             "community_name": app.config["COMMUNITY_NAME"],
             "registration_open": app.config["REGISTRATION_OPEN"],

@@ -46,7 +46,10 @@ MENTOR = NavSection(
         NavItem("Schedule", "schedule.page"),
     ),
 )
-ADMIN = NavSection("Admin", (NavItem("Overview", "admin.overview"),))
+ADMIN = NavSection(
+    "Admin",
+    (NavItem("Overview", "admin.overview"), NavItem("Notifications", "admin.notifications")),
+)
 
 
 def home_endpoint(user: Any) -> str:

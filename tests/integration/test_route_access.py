@@ -70,6 +70,9 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "schedule.settings": (MENTOR, {"POST": 409}),
     "admin_schedule.admin_view": (ADMIN, {"GET": 200}),
     "admin.overview": (ADMIN, {"GET": 200}),
+    "admin.notifications": (ADMIN, {"GET": 200}),
+    # Notification 1 does not exist in the walk: the admin gets 404.
+    "admin.retry_notification": (ADMIN, {"POST": 404}),
     "calendar.session_ics": (SIGNED_IN, {"GET": 404}),  # booking 1 is nobody's here
     "calendar.feed": (PUBLIC, {"GET": 404}),
     "calendar.regenerate_feed": (SIGNED_IN, {"POST": 302}),
