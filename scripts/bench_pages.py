@@ -30,8 +30,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -40,12 +39,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app import create_app, schema
-from app.config import normalize_database_url
 from app.db import db, make_engine
 from app.models import (
     AvailabilityRule,
@@ -58,6 +55,7 @@ from app.models import (
 )
 from app.services import schedule, slot_engine, taxonomy
 from app.services.clock import FrozenClock
+from scripts.bench_db import database
 
 # A Monday morning; the mentors are in Berlin, the mentees in New York (the page shows both).
 NOW = dt.datetime(2026, 3, 2, 9, 0, tzinfo=dt.UTC)
@@ -73,36 +71,11 @@ CSRF_HEADER = re.compile(r'"X-CSRFToken": "([^"]+)"')
 # -- the database -------------------------------------------------------------------------------
 
 
-@contextmanager
-def database(url: str | None) -> Iterator[tuple[str, str]]:
-    """(url, description): a temp SQLite file, a throwaway PostgreSQL database, or `url`."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="mentorhub-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite (temporary file)"
-        return
-    url = normalize_database_url(url)
-    if not url.startswith("postgresql"):
-        yield url, url.split(":", 1)[0]
-        return
-    base = make_url(url)
-    name = f"mentorhub_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield (
-                base.set(database=name).render_as_string(hide_password=False),
-                (f"postgresql (throwaway database {name} on {base.host or 'localhost'})"),
-            )
-        finally:
-            db.remove()
-            if db.engine is not None:
-                db.engine.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+def _close_app_database() -> None:
+    # The app's engine still holds connections to the throwaway database: let it go first.
+    db.remove()
+    if db.engine is not None:
+        db.engine.dispose()
 
 
 # -- the cast -----------------------------------------------------------------------------------
@@ -361,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
 
     with (
         tempfile.TemporaryDirectory(prefix="mentorhub-bench-mail-") as mail_dir,
-        database(args.database_url) as (url, description),
+        database(args.database_url, before_drop=_close_app_database) as (url, description),
     ):
         started = time.perf_counter()
         cast = seed(url, args.requests + 1)  # one booking more, to warm up

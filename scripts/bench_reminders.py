@@ -25,59 +25,26 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-import tempfile
 import time
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 # Runnable as a plain script from the repository root, without installing the package.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, Table, create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, Table, func, insert, select, text
 from sqlalchemy.orm import Session
 
 from app import schema
-from app.config import normalize_database_url
 from app.db import begin_write, make_engine
 from app.models import Booking, BookingStatus, Notification, User
 from app.services import reminders
+from scripts.bench_db import database
 
 NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
 PEOPLE = 5000  # mentors, and as many mentees
 CHUNK = 10_000
-
-
-@contextmanager
-def database(url: str | None) -> Iterator[tuple[str, str]]:
-    """(url, description): a temp SQLite file, a throwaway PostgreSQL database, or `url`."""
-    if url is None:
-        with tempfile.TemporaryDirectory(prefix="mentorhub-bench-") as tmp:
-            yield f"sqlite:///{Path(tmp) / 'bench.db'}", "sqlite (temporary file)"
-        return
-    url = normalize_database_url(url)
-    if not url.startswith("postgresql"):
-        yield url, url.split(":", 1)[0]
-        return
-    base = make_url(url)
-    name = f"mentorhub_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield (
-                base.set(database=name).render_as_string(hide_password=False),
-                f"postgresql (throwaway database {name} on {base.host or 'localhost'})",
-            )
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def _chunks(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:

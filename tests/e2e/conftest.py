@@ -326,6 +326,35 @@ def make_room(page: Page) -> None:
         visit(page, "/mentor-hub/bookings")
 
 
+def first_free_time(page: Page) -> Any:
+    """The first free time on a mentor's page, moving week by week until there is one."""
+    calendar = page.locator("#mentor-calendar")
+    for _ in range(3):
+        if calendar.locator(".mh-slot-choice").count():
+            break
+        calendar.get_by_role("link", name="Later week →").click()
+        # The swapped-in week takes the focus on its heading (for keyboard users); wait for
+        # it, or it could take the focus from whatever the test focuses next.
+        expect(page.locator("#calendar-title")).to_be_focused()
+    first = calendar.locator(".mh-slot-choice").first
+    expect(first).to_be_visible()
+    return first
+
+
+def request_a_session(page: Page, search: str, mentor_name: str, topic: str) -> None:
+    """From the directory to 'Requested: waiting for <first name> to confirm'."""
+    visit(page, f"/mentor-hub/mentors?q={search}")
+    page.get_by_role("link", name=re.compile(mentor_name)).first.click()
+    expect(page.get_by_role("heading", level=1, name=mentor_name)).to_be_visible()
+    first_free_time(page).locator("label").click()
+    page.get_by_label("What would you like to talk about?").fill(topic)
+    page.get_by_role("button", name="Request this time").click()
+    first_name = mentor_name.split(" ")[0]
+    expect(
+        page.get_by_role("heading", name=f"Requested: waiting for {first_name} to confirm")
+    ).to_be_visible()
+
+
 # --------------------------------------------------------------------------- axe
 
 

@@ -11,7 +11,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import LiveServer, check_a11y, make_room, screenshot, sign_in, visit
+from tests.e2e.conftest import (
+    LiveServer,
+    check_a11y,
+    make_room,
+    request_a_session,
+    screenshot,
+    sign_in,
+    visit,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -52,24 +60,8 @@ def unread(page: Page) -> int:
     return int(bell(page).get_attribute("data-unread") or "0")
 
 
-def request_a_session(page: Page) -> None:
-    visit(page, "/mentor-hub/mentors?q=Fatima")
-    page.get_by_role("link", name=re.compile(MENTOR_NAME)).first.click()
-    expect(page.get_by_role("heading", level=1, name=MENTOR_NAME)).to_be_visible()
-    calendar = page.locator("#mentor-calendar")
-    for _ in range(3):
-        if calendar.locator(".mh-slot-choice").count():
-            break
-        calendar.get_by_role("link", name="Later week →").click()
-        expect(page.locator("#mentor-calendar")).to_contain_text("week")
-    first = page.locator("#mentor-calendar .mh-slot-choice").first
-    expect(first).to_be_visible()
-    first.locator("label").click()
-    page.get_by_label("What would you like to talk about?").fill(TOPIC)
-    page.get_by_role("button", name="Request this time").click()
-    expect(
-        page.get_by_role("heading", name="Requested: waiting for Fatima to confirm")
-    ).to_be_visible()
+def request_a_session_with_fatima(page: Page) -> None:
+    request_a_session(page, "Fatima", MENTOR_NAME, TOPIC)
 
 
 def test_the_mentors_bell_counts_a_new_request_without_a_reload(
@@ -84,7 +76,7 @@ def test_the_mentors_bell_counts_a_new_request_without_a_reload(
     mentee = signed_in(new_page, MENTEE)
     expect(bell(mentee)).to_be_visible()
     make_room(mentee)
-    request_a_session(mentee)
+    request_a_session_with_fatima(mentee)
 
     # The mentor's page, untouched, counts the request within a poll or two.
     expected = f"Notifications, {before + 1} unread"

@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import check_a11y, make_room, screenshot, sign_in, visit
+from tests.e2e.conftest import check_a11y, first_free_time, make_room, screenshot, sign_in, visit
 
 MENTEE = "olivia.bennett@mentorhub.test"  # America/Chicago; no other test books as her
 MENTOR_NAME = "Grace Mwangi"  # Africa/Nairobi, confirms each request
@@ -26,15 +26,7 @@ def test_a_mentee_books_a_free_time_once_even_with_a_double_click(page: Page) ->
     page.evaluate("window.__noReload = true")
 
     # Week by week without a reload, until a week with free times.
-    for _ in range(3):
-        if calendar.locator(".mh-slot-choice").count():
-            break
-        calendar.get_by_role("link", name="Later week →").click()
-        # The swapped-in week takes the focus on its heading (for keyboard users); wait
-        # for that, or it would take the focus from the time this test focuses below.
-        expect(page.locator("#calendar-title")).to_be_focused()
-    first = page.locator("#mentor-calendar .mh-slot-choice").first
-    expect(first).to_be_visible()
+    first = first_free_time(page)
     when = first.locator("time").get_attribute("datetime")
 
     # Keyboard focus on a time shows it in both zones, not just on hover: tab into the

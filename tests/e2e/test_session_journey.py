@@ -12,7 +12,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import ShiftableClock, check_a11y, make_room, screenshot, sign_in, visit
+from tests.e2e.conftest import (
+    ShiftableClock,
+    check_a11y,
+    make_room,
+    request_a_session,
+    screenshot,
+    sign_in,
+    visit,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -28,23 +36,7 @@ def session_row(page: Page) -> Locator:
 
 
 def book(page: Page) -> None:
-    visit(page, "/mentor-hub/mentors?q=Lucas")
-    page.get_by_role("link", name=re.compile(MENTOR_NAME)).first.click()
-    expect(page.get_by_role("heading", level=1, name=MENTOR_NAME)).to_be_visible()
-    calendar = page.locator("#mentor-calendar")
-    for _ in range(3):
-        if calendar.locator(".mh-slot-choice").count():
-            break
-        calendar.get_by_role("link", name="Later week →").click()
-        expect(page.locator("#mentor-calendar")).to_contain_text("week")
-    first = page.locator("#mentor-calendar .mh-slot-choice").first
-    expect(first).to_be_visible()
-    first.locator("label").click()
-    page.get_by_label("What would you like to talk about?").fill(TOPIC)
-    page.get_by_role("button", name="Request this time").click()
-    expect(
-        page.get_by_role("heading", name="Requested: waiting for Lucas to confirm")
-    ).to_be_visible()
+    request_a_session(page, "Lucas", MENTOR_NAME, TOPIC)
 
 
 def test_a_session_from_request_to_attendance(new_page: Any, time_travel: ShiftableClock) -> None:

@@ -98,6 +98,16 @@ def client_for(app: Flask, people: People):
     return make
 
 
+@pytest.fixture
+def no_csrf(app: Flask) -> Iterator[None]:
+    """For tests about something else than CSRF (which has its own tests)."""
+    app.config["WTF_CSRF_ENABLED"] = False
+    try:
+        yield
+    finally:
+        app.config["WTF_CSRF_ENABLED"] = True
+
+
 CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 

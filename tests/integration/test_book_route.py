@@ -29,15 +29,6 @@ def mentor_hours(people, db_session, now):
     return people.mentor.mentor_profile
 
 
-@pytest.fixture
-def no_csrf(app):
-    app.config["WTF_CSRF_ENABLED"] = False
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = True
-
-
 def post(client, profile, headers=HX, **data):
     form = {"starts_at": SLOT, "topic": "Career change", "notes": "I was a chemist", "week": "0"}
     form.update(data)

@@ -15,12 +15,11 @@ import datetime as dt
 import html
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -49,15 +48,6 @@ def at(day: dt.date, hour: int, minute: int = 0) -> dt.datetime:
 
 
 # -- fixtures and helpers -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def no_csrf(app: Flask) -> Iterator[None]:
-    app.config["WTF_CSRF_ENABLED"] = False
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = True
 
 
 @pytest.fixture

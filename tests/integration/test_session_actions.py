@@ -28,15 +28,6 @@ FRI_11 = dt.datetime(2026, 11, 20, 11, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def no_csrf(app):
-    app.config["WTF_CSRF_ENABLED"] = False
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = True
-
-
-@pytest.fixture
 def hours(people, db_session, now):
     for weekday in range(5):
         db_session.add(

@@ -17,15 +17,6 @@ FRI_9 = dt.datetime(2026, 11, 20, 9, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def no_csrf(app):
-    app.config["WTF_CSRF_ENABLED"] = False
-    try:
-        yield
-    finally:
-        app.config["WTF_CSRF_ENABLED"] = True
-
-
-@pytest.fixture
 def session_(people, factories, db_session):
     people.mentee.timezone = "America/New_York"
     people.mentor.timezone = "Europe/Berlin"
