@@ -20,6 +20,24 @@ def alembic_config(connection: Connection | None = None) -> Config:
     return cfg
 
 
+# Full-text search lives outside the models: PostgreSQL's generated tsvector column and
+# SQLite's FTS5 table (and the shadow tables FTS5 makes) are written by migration 0008
+# and read with SQL of their own (app/services/directory_search.py).
+SEARCH_TABLE_PREFIX = "mentor_search"
+SEARCH_COLUMN = "search_vector"
+
+
+def include_object(
+    obj: object, name: str | None, type_: str, reflected: bool, _compare: object
+) -> bool:
+    """Alembic's filter: leave the full-text search objects out of model comparisons."""
+    if type_ == "table" and name and name.startswith(SEARCH_TABLE_PREFIX):
+        return False
+    if type_ == "column" and name == SEARCH_COLUMN:
+        return False
+    return not (type_ == "index" and name == "ix_mentor_profiles_search_vector")
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         command.upgrade(alembic_config(conn), revision)

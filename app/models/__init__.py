@@ -9,7 +9,14 @@ from app.models.booking import (
     Booking,
     BookingStatus,
 )
-from app.models.mentor import ExpertiseTag, MentorProfile, MentorStatus, mentor_expertise
+from app.models.mentor import (
+    ExpertiseTag,
+    Favorite,
+    MentorProfile,
+    MentorStatus,
+    SavedSearch,
+    mentor_expertise,
+)
 from app.models.notification import Notification, NotificationChannel, NotificationStatus
 from app.models.scheduler import SchedulerLease
 from app.models.user import LoginToken, TokenPurpose, User
@@ -24,12 +31,14 @@ __all__ = [
     "Booking",
     "BookingStatus",
     "ExpertiseTag",
+    "Favorite",
     "LoginToken",
     "MentorProfile",
     "MentorStatus",
     "Notification",
     "NotificationChannel",
     "NotificationStatus",
+    "SavedSearch",
     "SchedulerLease",
     "TokenPurpose",
     "User",

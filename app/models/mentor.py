@@ -6,7 +6,19 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, Boolean, Column, ForeignKey, Integer, String, Table, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.db import Base, UTCDateTime, utcnow
@@ -72,6 +84,24 @@ class MentorProfile(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    # The application (app/services/mentor_application.py): the furthest step saved, the
+    # applicant's words for the reviewer and their availability preferences.
+    application_step: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    motivation: Mapped[str] = mapped_column(Text, default="", server_default="")
+    preferences: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict, server_default="{}")
+    # Set on approval, cleared at the next sign-in, which then opens the Schedule tab.
+    welcome_pending: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    approved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
+    # Denormalised for the directory (app/services/mentor_index.py keeps them current).
+    search_name: Mapped[str] = mapped_column(String(120), default="", server_default="")
+    search_expertise: Mapped[str] = mapped_column(Text, default="", server_default="")
+    sessions_completed: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rating_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    rating_average: Mapped[float | None] = mapped_column(Float)
+    next_available_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    availability_recheck_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+
     user: Mapped[User] = relationship(back_populates="mentor_profile", foreign_keys=[user_id])
     expertise: Mapped[list[ExpertiseTag]] = relationship(
         secondary=mentor_expertise, order_by=ExpertiseTag.name
@@ -84,3 +114,30 @@ class MentorProfile(Base):
             "timezone": self.timezone,
             "version": self.version,
         }
+
+
+class Favorite(Base):
+    """A mentor a user starred; the directory's "Favourites" filter."""
+
+    __tablename__ = "favorites"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    mentor_profile_id: Mapped[int] = mapped_column(
+        ForeignKey("mentor_profiles.id", ondelete="CASCADE"), primary_key=True
+    )
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SavedSearch(Base):
+    """A named directory search: `query` is the directory's canonical query string."""
+
+    __tablename__ = "saved_searches"
+    __table_args__ = (UniqueConstraint("user_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(60))
+    query: Mapped[str] = mapped_column(String(1000))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

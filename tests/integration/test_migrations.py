@@ -56,7 +56,10 @@ def test_upgrade_from_empty_then_downgrade_to_base(empty_engine):
 def test_models_and_migrations_do_not_drift(engine):
     with engine.connect() as conn:
         diff = compare_metadata(
-            MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata
+            MigrationContext.configure(
+                conn, opts={"compare_type": True, "include_object": schema.include_object}
+            ),
+            Base.metadata,
         )
     assert diff == []
 
