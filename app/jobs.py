@@ -19,7 +19,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.db import begin_write, db
-from app.services import notification_mail, outbox, reminders, scheduler_lease
+from app.services import mentor_index, notification_mail, outbox, reminders, scheduler_lease
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +68,7 @@ def _queue_jobs(config: Any) -> list[tuple[str, Callable[..., int], dict[str, An
             {"window_days": config["ATTENDANCE_WINDOW_DAYS"]},
         ),
         ("clean up sign-in tokens", reminders.cleanup_sign_in_tokens, {}),
+        ("refresh next available times", mentor_index.refresh_stale, {}),
     ]
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import LoginToken, TokenPurpose, User
-from app.services import audit, passwords
+from app.services import audit, mentor_index, passwords
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.errors import TokenInvalid, ValidationFailed
 from app.services.timezones import is_valid_timezone
@@ -232,6 +232,8 @@ def update_account(
     before = {"name": user.name, "timezone": user.timezone}
     user.name = name.strip()
     user.timezone = timezone
+    if user.mentor_profile is not None:
+        mentor_index.sync_search(user.mentor_profile)  # the directory searches names
     audit.record(
         session,
         actor=user,

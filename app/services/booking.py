@@ -66,7 +66,7 @@ from app.models import (
     NotificationStatus,
     User,
 )
-from app.services import audit, meeting_links, schedule, slot_engine
+from app.services import audit, meeting_links, mentor_index, schedule, slot_engine
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.errors import (
     DomainError,
@@ -481,6 +481,24 @@ def _audit(
         after=after,
         context=context,
     )
+    _refresh_directory(session, booking, action, now)
+
+
+# The directory's stored numbers that each change makes stale (app/services/mentor_index.py).
+_FREES_OR_TAKES_TIME = frozenset(
+    {"booking.requested", "booking.declined", "booking.cancelled", "booking.rescheduled"}
+)
+
+
+def _refresh_directory(session: Session, booking: Booking, action: str, now: dt.datetime) -> None:
+    """Keep the directory's "next available" and "sessions completed" true in the same
+    transaction as the change (every change passes through `_audit`)."""
+    if action in _FREES_OR_TAKES_TIME:
+        session.flush()
+        mentor_index.refresh_for_users(session, (booking.mentor_id, booking.mentee_id), now)
+    elif action == "booking.attendance_recorded":
+        session.flush()
+        mentor_index.refresh_stats(session, (booking.mentor_id,))
 
 
 # -- the slot checks shared by book and reschedule ---------------------------------------------

@@ -44,7 +44,7 @@ from app.models import (
     User,
 )
 from app.models.availability import ExceptionKind
-from app.services import audit
+from app.services import audit, mentor_index
 from app.services.errors import DomainError
 from app.services.taxonomy import ensure_taxonomy
 
@@ -595,7 +595,21 @@ def seed_demo(session: Session, *, now: dt.datetime, seed: int = DEFAULT_SEED) -
     seeder = _Seeder(session, now, rng)
     tags_added = ensure_taxonomy(session)
     seeder.run()
+    _index_mentors(session, now)
     return _summarise(session, tags_added)
+
+
+def _index_mentors(session: Session, now: dt.datetime) -> None:
+    """The seed writes bookings directly, so it fills the directory's numbers itself."""
+    profiles = list(session.scalars(select(MentorProfile)))
+    for profile in profiles:
+        mentor_index.sync_search(profile)
+        if profile.status == MentorStatus.APPROVED:
+            profile.approved_at = profile.decided_at
+    session.flush()
+    mentor_index.refresh_stats(session, [p.user_id for p in profiles])
+    mentor_index.refresh_availability(session, profiles, now)
+    session.flush()
 
 
 # ---------------------------------------------------------------------------

@@ -34,8 +34,9 @@ from app.models import (
     MentorProfile,
     MentorStatus,
 )
-from app.services import slot_engine
-from app.services.schedule import to_engine
+
+# `schedule` imports this module too: refer to it by module, at call time.
+from app.services import schedule, slot_engine
 
 # How often a profile's "next available" is recomputed even when nothing changed: a
 # mentor with no free time in the horizon gains some as the horizon moves forward.
@@ -113,7 +114,7 @@ def next_available(
         if not rules.get(profile.id):
             result[profile.id] = None
             continue
-        engine = to_engine(profile, rules[profile.id], exceptions.get(profile.id, ()))
+        engine = schedule.to_engine(profile, rules[profile.id], exceptions.get(profile.id, ()))
         slot = slot_engine.first_slot(
             engine,
             busy.get(profile.user_id, ()),

@@ -31,7 +31,7 @@ from app.models import (
     User,
 )
 from app.models.availability import ExceptionKind
-from app.services import audit, meeting_links, slot_engine
+from app.services import audit, meeting_links, mentor_index, slot_engine
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.errors import NotAllowed, NotFound, StaleVersion, ValidationFailed
 from app.services.timezones import is_valid_timezone, zone
@@ -441,6 +441,8 @@ class _Edit:
             after={**(after or {}), "schedule_version": self.version},
             context=self.context,
         )
+        # The directory sorts and filters by the stored "next available" time.
+        mentor_index.refresh_availability(self.session, [self.profile], self.now)
         return ScheduleChange(version=self.version, summary=summary, affected=affected)
 
 

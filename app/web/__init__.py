@@ -12,7 +12,7 @@ from app.extensions import csrf, htmx, limiter, login_manager
 from app.models import User
 from app.web.access import undeclared_views
 from app.web.assets import asset_url
-from app.web.context import format_local, init_request_context, viewer_timezone
+from app.web.context import format_local, format_soon, init_request_context, viewer_timezone
 from app.web.security import init_security_headers
 
 
@@ -46,6 +46,8 @@ def init_web(app: Flask) -> None:
     from app.web import (
         account,
         admin,
+        admin_mentors,
+        apply,
         auth,
         calendar,
         dev,
@@ -53,11 +55,28 @@ def init_web(app: Flask) -> None:
         health,
         hub,
         inbox,
+        media,
         mentor,
+        profile,
         schedule,
     )
 
-    for module in (auth, hub, mentor, schedule, calendar, admin, account, inbox, health, dev):
+    for module in (
+        auth,
+        hub,
+        apply,
+        profile,
+        media,
+        mentor,
+        schedule,
+        calendar,
+        admin,
+        admin_mentors,
+        account,
+        inbox,
+        health,
+        dev,
+    ):
         app.register_blueprint(module.bp)
     app.register_blueprint(schedule.admin_bp)
     errors.register(app)
@@ -79,6 +98,7 @@ def init_web(app: Flask) -> None:
         }
 
     app.jinja_env.filters["local"] = format_local
+    app.jinja_env.filters["soon"] = format_soon
 
     missing = undeclared_views(app)
     if missing:

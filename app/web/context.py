@@ -67,6 +67,23 @@ def format_local(
     return f"{local.strftime(fmt)} {local.strftime('%Z')}"
 
 
+def format_soon(moment: dt.datetime | None, tz: str | None = None) -> str:
+    """A near moment for a card: "Today 14:00 CET", "Tomorrow 09:30 CET", "Tue 24 Nov
+    14:00 CET", on the viewer's wall clock."""
+    if moment is None:
+        return ""
+    zone_name = tz or viewer_timezone()
+    local = to_local(moment, zone_name)
+    today = to_local(now(), zone_name).date()
+    if local.date() == today:
+        day = "Today"
+    elif local.date() == today + dt.timedelta(days=1):
+        day = "Tomorrow"
+    else:
+        day = local.strftime("%a %d %b")
+    return f"{day} {local.strftime('%H:%M %Z')}"
+
+
 def init_request_context(app: Flask) -> None:
     @app.before_request
     def _request_id() -> None:

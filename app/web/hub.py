@@ -8,6 +8,7 @@ from flask import (
     Blueprint,
     abort,
     flash,
+    g,
     make_response,
     redirect,
     render_template,
@@ -18,11 +19,26 @@ from flask_login import current_user
 
 from app.db import db
 from app.services import booking as booking_service
-from app.services import booking_calendar, directory, program_stats, schedule, session_lists
-from app.services.errors import NotAllowed, SlotTaken, ValidationFailed
+from app.services import (
+    booking_calendar,
+    directory,
+    program_stats,
+    saved_searches,
+    schedule,
+    session_lists,
+)
+from app.services.errors import NotAllowed, NotFound, SlotTaken, ValidationFailed
 from app.services.timezones import to_local, zone_abbreviation
 from app.web.access import PUBLIC, SIGNED_IN, allow
-from app.web.context import booking_policy, is_htmx, now, request_context, session_tab, start_write
+from app.web.context import (
+    booking_policy,
+    is_htmx,
+    now,
+    request_context,
+    safe_next,
+    session_tab,
+    start_write,
+)
 from app.web.forms import parse_slot_start
 
 bp = Blueprint("hub", __name__)
@@ -44,16 +60,122 @@ def landing() -> Any:
     )
 
 
+def _directory_context() -> dict[str, Any]:
+    """The directory's state from the URL and the page it selects (fixed query count)."""
+    tags = directory.all_expertise(db.session)
+    query = directory.DirectoryQuery.from_args(
+        request.args.to_dict(flat=False), [t.slug for t in tags]
+    )
+    page = directory.search(db.session, query, viewer=current_user, now=now(), tags=tags)
+    if query.favourites and not query.text and len(page.chips) == 1:
+        g.nav_endpoint = "hub.favourites"
+    return {
+        "page": page,
+        "query": page.query,
+        "sorts": directory.SORTS,
+        "availability": directory.AVAILABILITY,
+        "min_ratings": directory.MIN_RATINGS,
+        "min_sessions": directory.MIN_SESSIONS,
+        "languages": directory.languages_in_use(db.session),
+        "saved": saved_searches.for_user(db.session, current_user.id),
+        "canonical_url": _directory_url(page.query.query_string()),
+    }
+
+
+def _directory_url(query_string: str) -> str:
+    base = url_for("hub.mentors")
+    return f"{base}?{query_string}" if query_string else base
+
+
 @bp.get("/mentor-hub/mentors")
 @allow(SIGNED_IN)
 def mentors() -> Any:
-    page = directory.search_mentors(
-        db.session,
-        query=request.args.get("q", ""),
-        expertise_slug=request.args.get("expertise", ""),
-    )
-    template = "hub/_mentor_results.html" if is_htmx() else "hub/mentors.html"
-    return render_template(template, page=page, tags=directory.all_expertise(db.session))
+    """The directory. HTMX (chips, pagination, saved searches) gets the whole directory
+    region: the filter form must show the new state too."""
+    template = "hub/_directory.html" if is_htmx() else "hub/mentors.html"
+    return render_template(template, **_directory_context())
+
+
+@bp.get("/mentor-hub/mentors/results")
+@allow(SIGNED_IN)
+def mentor_results() -> Any:
+    """Only the results, for the filter form's live updates: the search box keeps focus
+    and what is being typed. The address bar gets the canonical directory URL."""
+    if not is_htmx():
+        return redirect(_directory_url(request.query_string.decode("utf-8", "replace")))
+    context = _directory_context()
+    response = make_response(render_template("hub/_mentor_results.html", **context))
+    response.headers["HX-Push-Url"] = context["canonical_url"]
+    return response
+
+
+@bp.get("/mentor-hub/favourites")
+@allow(SIGNED_IN)
+def favourites() -> Any:
+    return redirect(url_for("hub.mentors", favourites=1))
+
+
+@bp.post("/mentor-hub/mentors/<int:mentor_id>/favourite")
+@allow(SIGNED_IN)
+def favourite(mentor_id: int) -> Any:
+    """Star (on=1) or unstar (on=0) a mentor: the form says which, so repeating it is
+    harmless. HTMX gets the button back; otherwise back to where the form was."""
+    profile = directory.approved_profile(db.session, mentor_id)
+    if profile is None:
+        abort(404)
+    on = directory.set_favourite(db.session, current_user, profile, request.form.get("on") == "1")
+    db.session.commit()
+    if is_htmx():
+        return render_template("hub/_favourite.html", profile=profile, favourite=on)
+    flash(f"{profile.user.name} {'added to' if on else 'removed from'} your favourites.", "success")
+    return redirect(safe_next(request.form.get("next")) or url_for("hub.mentors"), 303)
+
+
+def _saved_panel(status: int = 200, **extra: Any) -> Any:
+    context = {"saved": saved_searches.for_user(db.session, current_user.id), **extra}
+    response = make_response(render_template("hub/_saved_searches.html", **context), status)
+    if status >= 400:
+        response.headers["X-MentorHub-Swap"] = "true"
+    return response
+
+
+@bp.post("/mentor-hub/saved-searches")
+@allow(SIGNED_IN)
+def save_search() -> Any:
+    """Save the current directory search under a name (the same name updates it)."""
+    name = request.form.get("name", "")
+    query = request.form.get("query", "")
+    try:
+        saved = saved_searches.save(db.session, current_user, name=name, query=query, now=now())
+        db.session.commit()
+    except ValidationFailed as err:
+        db.session.rollback()
+        if not is_htmx():
+            flash(err.field_errors.get("name", err.message), "error")
+            return redirect(_directory_url(query), 303)
+        return _saved_panel(
+            422, save_error=err.field_errors.get("name", err.message), name=name, query=query
+        )
+    if not is_htmx():
+        flash(f"Search “{saved.name}” saved.", "success")
+        return redirect(_directory_url(query), 303)
+    return _saved_panel(saved_name=saved.name, query=query)
+
+
+@bp.post("/mentor-hub/saved-searches/<int:search_id>/delete")
+@allow(SIGNED_IN)
+def delete_search(search_id: int) -> Any:
+    query = request.form.get("query", "")
+    try:
+        saved_searches.delete(db.session, current_user, search_id)
+        db.session.commit()
+    except NotFound:
+        db.session.rollback()
+        abort(404)
+    if not is_htmx():
+        flash("Saved search deleted.", "success")
+        return redirect(_directory_url(query), 303)
+    return _saved_panel(query=query)
 
 
 @bp.get("/mentor-hub/mentors/<int:mentor_id>")
