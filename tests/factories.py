@@ -17,6 +17,7 @@ from app.models import (
     MentorStatus,
     User,
 )
+from app.services import mentor_index
 
 _seq = itertools.count(1)
 
@@ -84,9 +85,13 @@ class Factories:
             updated_at=self.now,
             **profile_kw,
         )
+        if status == MentorStatus.APPROVED:
+            profile.approved_at = self.now
         self.session.add(profile)
         self.session.flush()
         self.session.refresh(user)
+        mentor_index.sync_search(profile)  # what the directory's full-text index reads
+        self.session.flush()
         return user
 
     def booking(

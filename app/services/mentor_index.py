@@ -130,7 +130,8 @@ def refresh_availability(
     session: Session, profiles: Sequence[MentorProfile], now: dt.datetime
 ) -> None:
     """Store each profile's next available time and when it must be looked at again:
-    when that time slips inside the notice window, or after RECHECK_AFTER at the latest."""
+    once that time slips inside the notice window (it is still bookable at the boundary
+    itself), or after RECHECK_AFTER at the latest."""
     times = next_available(session, profiles, now)
     for profile in profiles:
         first = times[profile.id]
@@ -162,7 +163,7 @@ def refresh_stale(session: Session, now: dt.datetime, limit: int = STALE_BATCH) 
                 MentorProfile.status == MentorStatus.APPROVED,
                 or_(
                     MentorProfile.availability_recheck_at.is_(None),
-                    MentorProfile.availability_recheck_at <= now,
+                    MentorProfile.availability_recheck_at < now,
                 ),
             )
             .order_by(MentorProfile.availability_recheck_at.nulls_first(), MentorProfile.id)
