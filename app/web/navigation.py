@@ -36,19 +36,27 @@ MENTEE = NavSection(
     "Mentee",
     (
         NavItem("Find a mentor", "hub.mentors"),
+        NavItem("Favourites", "hub.favourites"),
         NavItem("My sessions", "hub.my_sessions"),
     ),
 )
+# Offered to everyone who does not mentor yet (the page shows a draft's or a decision's state).
+BECOME_A_MENTOR = NavItem("Become a mentor", "apply.start")
 MENTOR = NavSection(
     "Mentor",
     (
         NavItem("Sessions", "mentor.sessions"),
         NavItem("Schedule", "schedule.page"),
+        NavItem("Profile", "profile.edit"),
     ),
 )
 ADMIN = NavSection(
     "Admin",
-    (NavItem("Overview", "admin.overview"), NavItem("Notifications", "admin.notifications")),
+    (
+        NavItem("Overview", "admin.overview"),
+        NavItem("Mentors", "admin_mentors.index"),
+        NavItem("Notifications", "admin.notifications"),
+    ),
 )
 
 
@@ -65,7 +73,10 @@ def home_endpoint(user: Any) -> str:
 def navigation_for(user: Any) -> list[NavSection]:
     if not user.is_authenticated:
         return []
-    sections = [MENTEE]
+    mentee = MENTEE
+    if not user.is_mentor:
+        mentee = NavSection(MENTEE.title, (*MENTEE.items, BECOME_A_MENTOR))
+    sections = [mentee]
     if user.is_mentor:
         sections.insert(0, MENTOR)
     if user.is_admin:

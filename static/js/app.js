@@ -210,6 +210,17 @@
     }
   });
 
+  // "Show mentors" on a phone: fold the panel away and show the results it asked for.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.classList || !form.classList.contains("mh-dir-filters") || desktop.matches) return;
+    form.classList.add("is-collapsed");
+    var toggle = document.querySelector("[data-filters-toggle]");
+    if (toggle) toggle.setAttribute("aria-expanded", "false");
+    var count = document.querySelector("[data-result-count]");
+    if (count) count.focus();
+  });
+
   // A chip, a page link or a saved search replaced the whole directory: fold the panel
   // again on phones and put the keyboard on the new result count.
   document.addEventListener("htmx:afterSwap", function (event) {
