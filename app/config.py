@@ -144,6 +144,11 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PERMANENT_SESSION_LIFETIME": _int(env.get("SESSION_LIFETIME_HOURS"), 24 * 14) * 3600,
         "WTF_CSRF_TIME_LIMIT": None,  # the token lives as long as the session
         "MAX_CONTENT_LENGTH": _int(env.get("MAX_UPLOAD_MB"), 5) * 1024 * 1024,
+        # Profile photos (app/services/photos.py): the file cap, the decoded-size cap that
+        # stops decompression bombs, and where the re-encoded renditions are kept.
+        "PHOTO_MAX_BYTES": _int(env.get("PHOTO_MAX_MB"), 5) * 1024 * 1024,
+        "PHOTO_MAX_PIXELS": _int(env.get("PHOTO_MAX_PIXELS"), 40_000_000),
+        "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE / "uploads")),
         "HSTS_SECONDS": _int(env.get("HSTS_SECONDS"), 31536000 if production else 0),
         "TESTING": app_env == "testing",
     }
