@@ -52,23 +52,23 @@ from scripts.bench_db import database
 
 NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
 CHUNK = 5000
-FIRST = (
+FIRST = (  # noqa: SIM905 - a word list reads better as text
     "Ada Bea Carl Dana Eli Fay Gus Hana Ivo Jun Kai Lea Max Nia Omar Pia Raj Sol Tess Uma "
     "Vic Wes Xia Yara Zed Amir Chloe Diego Elena Farah Goran Hiro Ines Jonas Keiko Luca"
 ).split()
-LAST = (
+LAST = (  # noqa: SIM905 - a word list reads better as text
     "Garcia Smith Chen Okafor Müller Rossi Kowalski Tanaka Silva Nguyen Haddad Ivanova "
     "Johansson Kumar Dubois Novak Costa Mensah Schmidt Park Moreau Horvat Yilmaz Fischer"
 ).split()
-TOPICS = (
+TOPICS = (  # noqa: SIM905 - a word list reads better as text
     "kubernetes terraform python django react typescript accessibility design systems "
     "research interviews career negotiation leadership hiring product roadmaps analytics "
     "statistics machine learning security compliance cloud devops writing documentation "
     "startups fundraising marketing mobile swift kotlin data pipelines sql postgres"
 ).split()
-FILLER = (
-    "I help people grow in their careers and enjoy working with teams on hard problems "
-    "over many years of practice across companies large and small with care"
+FILLER = (  # noqa: SIM905 - a word list reads better as text
+    "I help people grow in their careers and enjoy working with teams on hard problems over "
+    "many years of practice across companies large and small with care"
 ).split()
 QUERIES = ("kubernetes", "design", "python django", "garcia", "lead", "data", "secur")
 
@@ -232,7 +232,8 @@ def measure(engine: Engine, runs: int) -> list[tuple[str, float, float, int]]:
     results = []
     with Session(engine) as session:
         viewer = session.get(User, 1)
-        assert viewer is not None
+        if viewer is None:
+            raise SystemExit("the seed wrote no users")
         tags = directory.all_expertise(session)
         slugs = [t.slug for t in tags]
         for label, make in cases(slugs).items():

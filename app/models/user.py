@@ -6,7 +6,7 @@ import datetime as dt
 import enum
 from typing import TYPE_CHECKING
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from app.db import Base, UTCDateTime, utcnow
@@ -20,6 +20,15 @@ class User(Base):
     """Everyone is a mentee; an approved MentorProfile makes a mentor; is_admin an admin."""
 
     __tablename__ = "users"
+    # The directory leaves deactivated people out; there are few, so index only them.
+    __table_args__ = (
+        Index(
+            "ix_users_inactive",
+            "id",
+            postgresql_where=text("NOT is_active"),
+            sqlite_where=text("NOT is_active"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)

@@ -400,6 +400,10 @@ class _ApplicantSeed:
     languages: tuple[str, ...]
     status: MentorStatus
     submitted_hours_ago: int
+    days: tuple[str, ...]
+    times: tuple[str, ...]
+    sessions_per_month: int
+    motivation: str
     reason: str | None = None
 
 
@@ -417,6 +421,13 @@ APPLICANTS: tuple[_ApplicantSeed, ...] = (
         languages=("Bulgarian", "English", "Russian"),
         status=MentorStatus.PENDING,
         submitted_hours_ago=50,
+        days=("tue", "thu"),
+        times=("evening",),
+        sessions_per_month=4,
+        motivation=(
+            "Two mentors got me from QA into platform work; I want to do the same for "
+            "engineers who find Kubernetes intimidating."
+        ),
     ),
     _ApplicantSeed(
         email="marcus.johnson@mentorhub.test",
@@ -431,6 +442,13 @@ APPLICANTS: tuple[_ApplicantSeed, ...] = (
         languages=("English",),
         status=MentorStatus.PENDING,
         submitted_hours_ago=9,
+        days=("mon", "wed", "fri"),
+        times=("morning", "afternoon"),
+        sessions_per_month=6,
+        motivation=(
+            "New managers are rarely taught how to run a one-on-one or give hard feedback; "
+            "I learned it the slow way and would like to shorten that for others."
+        ),
     ),
     _ApplicantSeed(
         email="tyler.brooks@mentorhub.test",
@@ -442,6 +460,10 @@ APPLICANTS: tuple[_ApplicantSeed, ...] = (
         languages=("English",),
         status=MentorStatus.REJECTED,
         submitted_hours_ago=24 * 12,
+        days=("sat", "sun"),
+        times=("evening",),
+        sessions_per_month=20,
+        motivation="I want to show people how to make money fast with my trading signals.",
         reason=(
             "MentorHub sessions are free mentoring on careers and skills; this application "
             "promotes a paid trading service. You're welcome to apply again with a profile "
@@ -760,10 +782,10 @@ class _Seeder:
         )
         self.session.add(profile)
         self.session.flush()
-        self._audit(user, "mentor.apply", "mentor_profile", profile.id, submitted)
+        self._audit(user, "mentor_application.submitted", "mentor_profile", profile.id, submitted)
         self._audit(
             self.admin,
-            "mentor.approve",
+            "mentor.approved",
             "mentor_profile",
             profile.id,
             decided,
@@ -791,14 +813,24 @@ class _Seeder:
             meeting_url=None,
             created_at=user.created_at,
             updated_at=decided or submitted,
+            # Every step was saved before submitting (app/services/mentor_application.py).
+            application_step=3,
+            session_minutes=60,
+            preferences={
+                "session_minutes": 60,
+                "days": list(seed.days),
+                "times": list(seed.times),
+                "sessions_per_month": seed.sessions_per_month,
+            },
+            motivation=seed.motivation,
         )
         self.session.add(profile)
         self.session.flush()
-        self._audit(user, "mentor.apply", "mentor_profile", profile.id, submitted)
+        self._audit(user, "mentor_application.submitted", "mentor_profile", profile.id, submitted)
         if decided is not None:
             self._audit(
                 self.admin,
-                "mentor.reject",
+                "mentor.rejected",
                 "mentor_profile",
                 profile.id,
                 decided,

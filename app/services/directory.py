@@ -34,6 +34,7 @@ from sqlalchemy import (
     exists,
     func,
     literal_column,
+    not_,
     select,
     table,
     true,
@@ -303,9 +304,15 @@ def _with_text_match(
         vector: ColumnElement[Any] = literal_column("mentor_profiles.search_vector")
         return stmt.where(vector.op("@@")(tsquery)), func.ts_rank(vector, tsquery)
     match = " ".join(f'"{w}"*' for w in words)
-    stmt = stmt.join(_FTS, _FTS.c.rowid == MentorProfile.id).where(_FTS_NAME.op("MATCH")(match))
-    # bm25 is better when lower (more negative): negate it so both engines sort desc.
-    return stmt, -func.bm25(_FTS_NAME, *_BM25_WEIGHTS)
+    # bm25 may only be called in a query of the FTS table itself, so the hits and their
+    # rank come from a subquery. Lower bm25 is better: negate it so both engines sort desc.
+    hits = (
+        select(_FTS.c.rowid, (-func.bm25(_FTS_NAME, *_BM25_WEIGHTS)).label("rank"))
+        .select_from(_FTS)
+        .where(_FTS_NAME.op("MATCH")(match))
+        .subquery("search_hits")
+    )
+    return stmt.join(hits, hits.c.rowid == MentorProfile.id), hits.c.rank
 
 
 def _languages_match(session: Session, names: Sequence[str]) -> ColumnElement[bool]:
@@ -330,10 +337,11 @@ def _availability_until(kind: str, now: dt.datetime, viewer_zone: str) -> dt.dat
 def _filtered(
     session: Session, query: DirectoryQuery, viewer: User, now: dt.datetime
 ) -> tuple[Select[MentorProfile], Any]:
-    stmt = (
-        select(MentorProfile)
-        .join(User, User.id == MentorProfile.user_id)
-        .where(MentorProfile.status == MentorStatus.APPROVED, User.is_active.is_(True))
+    # Deactivated people are few: leaving them out through the partial index
+    # ix_users_inactive costs far less than joining every mentor to their user.
+    inactive = select(User.id).where(not_(User.is_active))
+    stmt = select(MentorProfile).where(
+        MentorProfile.status == MentorStatus.APPROVED, MentorProfile.user_id.not_in(inactive)
     )
     rank: Any = None
     words = terms(query.text)
@@ -410,19 +418,31 @@ def search(
     """One page of the directory, in a fixed number of queries whatever the page holds."""
     tags = tags if tags is not None else all_expertise(session)
     stmt, rank = _filtered(session, query, viewer, now)
-    # Count and order narrow rows (ids only), then load the dozen profiles of the page:
-    # sorting ten thousand whole rows (bios, search vectors) costs far more.
-    total = int(session.scalar(stmt.with_only_columns(func.count(MentorProfile.id))) or 0)
+
+    # Order narrow rows (ids, with the total alongside from a window count: one pass over
+    # the mentors), then load the dozen profiles of the page: sorting ten thousand whole
+    # rows (bios, search vectors) costs far more.
+    def page_of_ids(number: int) -> list[tuple[int, int]]:
+        return [
+            (row[0], row[1])
+            for row in session.execute(
+                stmt.with_only_columns(MentorProfile.id, func.count().over())
+                .order_by(*_ordering(query, rank))
+                .limit(PAGE_SIZE)
+                .offset((number - 1) * PAGE_SIZE)
+            )
+        ]
+
+    rows = page_of_ids(query.page)
+    if rows or query.page == 1:
+        page = query.page
+        total = rows[0][1] if rows else 0
+    else:  # past the last page (an old link): show the last one
+        total = int(session.scalar(stmt.with_only_columns(func.count(MentorProfile.id))) or 0)
+        page = max(1, math.ceil(total / PAGE_SIZE))
+        rows = page_of_ids(page)
     pages = max(1, math.ceil(total / PAGE_SIZE))
-    page = min(query.page, pages)
-    ids = list(
-        session.scalars(
-            stmt.with_only_columns(MentorProfile.id)
-            .order_by(*_ordering(query, rank))
-            .limit(PAGE_SIZE)
-            .offset((page - 1) * PAGE_SIZE)
-        )
-    )
+    ids = [row[0] for row in rows]
     loaded = {
         p.id: p
         for p in session.scalars(

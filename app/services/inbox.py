@@ -228,9 +228,18 @@ def sentence(kind: str, payload: Mapping[str, Any], tz: str) -> str:
             return f"{mentee}'s request{for_when} is still waiting for your answer."
         return f"Your request to {mentor}{for_when} is not confirmed yet."
     if kind == "mentor_approved":
-        return "Your mentor application was approved. Set your availability to get booked."
+        return (
+            "You're approved as a mentor: set your hours on the Schedule tab so that mentees "
+            "can book you."
+        )
     if kind == "mentor_rejected":
-        return "Your mentor application was not approved this time."
+        return (
+            "Your mentor application was not approved this time. The reason is below: "
+            "you can change your answers and apply again from Become a mentor."
+        )
+    if kind == "mentor_application_submitted":
+        applicant = _name(payload, "applicant_name", "Someone")
+        return f"{applicant} applied to become a mentor. The application is waiting for review."
     if payload.get("booking_id") or when:
         return f"There is an update on your session{on}."
     return "You have a new notification."

@@ -81,6 +81,7 @@ KIND_LABELS = {
     "request_unconfirmed": "Request waiting",
     "mentor_approved": "Mentor approved",
     "mentor_rejected": "Mentor application declined",
+    "mentor_application_submitted": "Mentor application",
 }
 
 
@@ -627,6 +628,9 @@ def content_for(
             footer=footer,
         )
 
+    if kind in ("mentor_approved", "mentor_rejected", "mentor_application_submitted"):
+        return _application_content(f, settings)
+
     # Any other kind: still a sensible mail, from whatever the payload says.
     label = kind_label(kind)
     message = f.payload.get("message")
@@ -648,6 +652,69 @@ def content_for(
         action_label="Open the session" if link else f"Open {settings.product}",
         action_url=link or settings.home_url,
         footer=f"You get this email because you have an account on {settings.product}.",
+    )
+
+
+SCHEDULE_PATH = "/mentor-hub/schedule"
+APPLY_PATH = "/mentor-hub/apply"
+REVIEW_PATH = "/admin/mentorship/mentors/{id}"
+
+
+def _application_content(f: _Facts, settings: ComposeSettings) -> Content:
+    """The mentor application's mail: approved, rejected (with the reason), submitted."""
+    base = settings.base_url.rstrip("/")
+    product = settings.product
+    if f.kind == "mentor_approved":
+        first = f"Good news: your application to mentor on {product} was approved. Welcome aboard!"
+        return Content(
+            subject=f"You're approved as a {product} mentor",
+            preheader="You're approved: set your hours on the Schedule tab to get booked.",
+            headline="You're approved as a mentor",
+            paragraphs=(
+                first,
+                "One step is left before mentees can book you: open the Schedule tab and set "
+                "the weekly hours you're available, in your own time zone. You can add days "
+                "off and change the session length there too.",
+                f"The next time you sign in, {product} takes you straight to the Schedule tab.",
+            ),
+            action_label="Set your hours",
+            action_url=base + SCHEDULE_PATH,
+            footer=f"You get this email because you applied to mentor on {product}.",
+        )
+    if f.kind == "mentor_rejected":
+        first = (
+            f"Thank you for applying to mentor on {product}. This time the program team did "
+            "not approve your application."
+        )
+        return Content(
+            subject=f"Your {product} mentor application",
+            preheader="Your mentor application was not approved this time; you can apply again.",
+            headline="Your application was not approved",
+            paragraphs=(
+                first,
+                "The reason from the reviewers is below. You're welcome to apply again: your "
+                "answers are kept, so you only change what the reason asks for and submit it "
+                "once more.",
+            ),
+            reason_label="Reason from the reviewers",
+            reason=f.reason or "No reason was given.",
+            action_label="Review and apply again",
+            action_url=base + APPLY_PATH,
+            footer=f"You get this email because you applied to mentor on {product}.",
+        )
+    applicant = str(f.payload.get("applicant_name") or "Someone")
+    profile_id = f.payload.get("profile_id")
+    first = f"{applicant} applied to become a mentor. The application is waiting for review."
+    return Content(
+        subject=f"New mentor application from {applicant}",
+        preheader=first,
+        headline="A mentor application is waiting",
+        paragraphs=(first, "Approve it, or reject it with a reason the applicant will see."),
+        action_label="Review the application",
+        action_url=base + REVIEW_PATH.format(id=profile_id)
+        if isinstance(profile_id, int)
+        else base + "/admin/mentorship/mentors",
+        footer=f"You get this email because you are a program admin on {product}.",
     )
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, flash, make_response, redirect, render_template, request, url_for
+from flask import Blueprint, flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from app.db import db
@@ -32,6 +32,13 @@ from app.web.context import is_htmx, now, request_context
 # Note: app/web/schedule.py's admin_schedule blueprint shares this prefix for
 # /<profile_id>/schedule; the routes here never use that shape.
 bp = Blueprint("admin_mentors", __name__, url_prefix="/admin/mentorship/mentors")
+
+
+@bp.before_request
+def _nav() -> None:
+    # A review page belongs under the side nav's "Mentors" entry.
+    g.nav_endpoint = "admin_mentors.index"
+
 
 FILTERS = (
     ("pending", "Pending"),
@@ -122,7 +129,11 @@ def review(profile_id: int) -> Any:
 
 
 def _panel(context: dict[str, Any], status: int) -> Any:
-    response = make_response(render_template("admin/_mentor_decision.html", **context), status)
+    """The decision panel, and the history out of band (a decision adds to it)."""
+    body = render_template("admin/_mentor_decision.html", **context) + render_template(
+        "admin/_mentor_history.html", oob=True, **context
+    )
+    response = make_response(body, status)
     if status >= 400:
         response.headers["X-MentorHub-Swap"] = "true"
     return _vary(response)

@@ -18,6 +18,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -39,6 +40,13 @@ from app.web.context import now, request_context
 from app.web.media import discard, save_upload
 
 bp = Blueprint("apply", __name__, url_prefix="/mentor-hub/apply")
+
+
+@bp.before_request
+def _nav() -> None:
+    # Every step belongs under the side nav's "Become a mentor" entry.
+    g.nav_endpoint = "apply.start"
+
 
 STEP_ENDPOINTS = {1: "apply.about", 2: "apply.photo", 3: "apply.availability", 4: "apply.review"}
 

@@ -21,6 +21,7 @@ from flask_login import current_user, login_user, logout_user
 
 from app.db import db
 from app.extensions import email_rate_key, limiter
+from app.models import MentorStatus
 from app.services import auth as auth_service
 from app.services.errors import TokenInvalid, ValidationFailed
 from app.services.mailer import MailError
@@ -49,7 +50,19 @@ def _start_session(user: Any, next_url: str | None) -> Any:
     session.clear()
     login_user(user)
     session.permanent = True
-    target = safe_next(next_url) or url_for(home_endpoint(user))
+    explicit = safe_next(next_url)
+    profile = user.mentor_profile
+    if profile is not None and profile.status == MentorStatus.APPROVED and profile.welcome_pending:
+        # Just approved: the first sign-in since opens the Schedule tab, once.
+        profile.welcome_pending = False
+        db.session.commit()
+        flash(
+            "Welcome, you're a mentor now! Set the weekly hours you're available so that "
+            "mentees can book you.",
+            "success",
+        )
+        return redirect(explicit or url_for("schedule.page"))
+    target = explicit or url_for(home_endpoint(user))
     return redirect(target)
 
 

@@ -152,11 +152,23 @@ def open_notification(notification_id: int) -> Any:
     except NotFound:
         db.session.rollback()
         abort(404)
-    booking_id = row.booking_id
+    booking_id, kind, payload = row.booking_id, row.kind, dict(row.payload or {})
     db.session.commit()
-    if booking_id is None:
-        return redirect(url_for("inbox.index"), 303)
-    return redirect(url_for("mentor.session_detail", booking_id=booking_id), 303)
+    if booking_id is not None:
+        return redirect(url_for("mentor.session_detail", booking_id=booking_id), 303)
+    return redirect(_about_page(kind, payload), 303)
+
+
+def _about_page(kind: str, payload: dict[str, Any]) -> str:
+    """Where a notification that is not about a session leads."""
+    if kind == "mentor_approved":
+        return url_for("schedule.page")
+    if kind == "mentor_rejected":
+        return url_for("apply.start")
+    profile_id = payload.get("profile_id")
+    if kind == "mentor_application_submitted" and isinstance(profile_id, int):
+        return url_for("admin_mentors.review", profile_id=profile_id)
+    return url_for("inbox.index")
 
 
 # -- one-click unsubscribe ----------------------------------------------------------------------

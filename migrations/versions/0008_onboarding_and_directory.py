@@ -124,7 +124,18 @@ def upgrade() -> None:
         )
     )
 
+    op.create_index(
+        "ix_users_inactive",
+        "users",
+        ["id"],
+        postgresql_where=sa.text("NOT is_active"),
+        sqlite_where=sa.text("NOT is_active"),
+    )
+
     if bind.dialect.name == "postgresql":
+        # Keep the directory's scans narrow: bios and search vectors go out of line
+        # (TOAST) instead of making every row a couple of kilobytes wide.
+        op.execute("ALTER TABLE mentor_profiles SET (toast_tuple_target = 256)")
         op.execute(
             """
             ALTER TABLE mentor_profiles ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
@@ -186,6 +197,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("saved_searches")
     op.drop_table("favorites")
+    op.drop_index("ix_users_inactive", table_name="users")
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":
         op.execute("DROP INDEX ix_mentor_profiles_search_vector")

@@ -27,12 +27,14 @@ from tests.factories import Factories
 @pytest.fixture(scope="session")
 def app_instance(database_url: str, engine, tmp_path_factory: pytest.TempPathFactory) -> Flask:
     mail_dir = tmp_path_factory.mktemp("mail")
+    uploads = tmp_path_factory.mktemp("uploads")
     return create_app(
         {
             "ENV_NAME": "testing",
             "DATABASE_URL": database_url,
             "SECRET_KEY": "test-secret",
             "MAIL_KEEP_DIR": str(mail_dir),
+            "UPLOAD_DIR": str(uploads),
             "SCHEDULER_ENABLED": False,
             "BASE_URL": "http://mentorhub.test",
         }

@@ -242,13 +242,29 @@ def test_opening_marks_read_and_goes_to_the_session(client_for, confirmed, db_se
     assert f'href="/mentor-hub/sessions/{booking.id}"' in html
 
 
-def test_opening_one_without_a_session_goes_back_to_the_list(client_for, people, db_session, now):
-    row = note(db_session, people.mentor, "mentor_approved", at=now)
+def test_opening_one_without_a_session_goes_where_it_is_about(client_for, people, db_session, now):
+    approved = note(db_session, people.mentor, "mentor_approved", at=now)
+    news = note(db_session, people.mentor, "program_news", at=now)
+    applied = note(
+        db_session,
+        people.admin,
+        "mentor_application_submitted",
+        at=now,
+        profile_id=people.pending_mentor.mentor_profile.id,
+    )
     db_session.commit()
-    client = client_for("mentor")
-    token = csrf_token(client, "/notifications")
-    response = client.post(f"/notifications/{row.id}/open", data={"csrf_token": token})
-    assert (response.status_code, response.headers["Location"]) == (303, "/notifications")
+
+    def opened(role, row):
+        client = client_for(role)
+        token = csrf_token(client, "/notifications")
+        response = client.post(f"/notifications/{row.id}/open", data={"csrf_token": token})
+        assert response.status_code == 303
+        return response.headers["Location"]
+
+    assert opened("mentor", approved) == "/mentor-hub/schedule"
+    assert opened("mentor", news) == "/notifications"  # nowhere better: back to the list
+    profile_id = people.pending_mentor.mentor_profile.id
+    assert opened("admin", applied) == f"/admin/mentorship/mentors/{profile_id}"
 
 
 # -- pages ------------------------------------------------------------------------------------

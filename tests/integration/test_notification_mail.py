@@ -683,7 +683,7 @@ def test_attendance_due_and_still_waiting_prompts_go_to_the_mentor(
 
 
 def test_an_unknown_kind_still_sends_something_sensible(app, db_session, cast, deliver, sink, now):
-    add_row(db_session, None, cast.mentor, "mentor_approved", now)
+    add_row(db_session, None, cast.mentor, "badge_awarded", now)
     add_row(
         db_session,
         None,
@@ -696,7 +696,7 @@ def test_an_unknown_kind_still_sends_something_sensible(app, db_session, cast, d
     deliver()
     by_person = {addressed_to(m): m for m in sink.take()}
     approved = by_person["kenji@example.org"]
-    assert approved["Subject"] == "Mentor approved"
+    assert approved["Subject"] == "Badge awarded"
     assert "http://mentorhub.test/mentor-hub" in text_of(approved)
     news = by_person["ny@example.org"]
     assert news["Subject"] == "The program is growing"

@@ -32,6 +32,37 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "hub.mentor_calendar": (SIGNED_IN, {"GET": 200}),
     # An empty POST: no time picked.
     "hub.book": (SIGNED_IN, {"POST": 422}),
+    "hub.mentor_results": (SIGNED_IN, {"GET": 302}),  # without htmx: the directory itself
+    "hub.favourites": (SIGNED_IN, {"GET": 302}),
+    "hub.favourite": (SIGNED_IN, {"POST": 303}),
+    # An empty POST: no name, nothing to save; saved search 1 does not exist.
+    "hub.save_search": (SIGNED_IN, {"POST": 303}),
+    "hub.delete_search": (SIGNED_IN, {"POST": 404}),
+    "profile.edit": (MENTOR, {"GET": 200, "POST": 409}),  # empty POST: no version = stale
+    "profile.preview": (MENTOR, {"POST": 200}),
+    "profile.photo": (MENTOR, {"POST": 422}),  # empty POST: no file
+    "profile.remove_photo": (MENTOR, {"POST": 302}),
+    "media.photo": (PUBLIC, {"GET": 404}),
+    "apply.start": (SIGNED_IN, {"GET": 200}),
+    # A member with no application: step 1 opens, an empty form is refused (422); the later
+    # steps lead back to step 1. Mentors and admins have nothing to apply for (the start page).
+    "apply.about": (
+        SIGNED_IN,
+        {
+            "GET": {"mentee": 200, "other_mentee": 200, "*": 303},
+            "POST": {"mentee": 422, "other_mentee": 422, "*": 303},
+        },
+    ),
+    "apply.photo": (SIGNED_IN, {"GET": 303, "POST": 303}),
+    "apply.availability": (SIGNED_IN, {"GET": 303, "POST": 303}),
+    "apply.review": (SIGNED_IN, {"GET": 303}),
+    "apply.submit": (SIGNED_IN, {"POST": 303}),
+    "admin_mentors.index": (ADMIN, {"GET": 200}),
+    "admin_mentors.review": (ADMIN, {"GET": 200}),
+    # The walk's profile is an approved mentor's: approving it again is a conflict (409);
+    # an empty reject form is refused first (422).
+    "admin_mentors.approve": (ADMIN, {"POST": 409}),
+    "admin_mentors.reject": (ADMIN, {"POST": 422}),
     # Booking 1 does not exist in the walk: every allowed role gets 404.
     "mentor.session_detail": (SIGNED_IN, {"GET": 404}),
     "mentor.reschedule_picker": (SIGNED_IN, {"GET": 404}),
@@ -113,6 +144,12 @@ def _url(rule, people) -> str:
             values[arg] = 1
         elif arg == "token":
             values[arg] = "not-a-real-token"
+        elif arg == "search_id":
+            values[arg] = 1
+        elif arg == "key":
+            values[arg] = "0" * 32
+        elif arg == "size":
+            values[arg] = "thumb"
         elif arg == "name":
             values[arg] = "20260101T000000-00000000000000000000-000000.eml"
         else:

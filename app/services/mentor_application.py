@@ -1,0 +1,1096 @@
+"""Becoming a mentor: the four-step application, its review and the decision (issue 6).
+
+    (none) -> draft -> pending -> approved
+                 ^        |
+                 |        v
+                 +---- rejected        (a rejected applicant edits the same answers again)
+
+The application IS the applicant's MentorProfile row: each step saves its answers on it
+as a draft (`application_step` remembers the furthest step saved), `submit` sends it for
+review (pending) and a program admin approves or rejects it with a reason.
+
+Rules worth knowing:
+* Steps: 1 about you and expertise, 2 photo (optional), 3 availability preferences and
+  motivation, 4 review and submit. A step can be opened once the one before it is saved
+  (`reachable`). Every step validates all its fields at once (ValidationFailed carries one
+  message per field) and nothing is saved from a step that does not validate.
+* Only a draft or a rejected application can be edited; the first save of a rejected one
+  turns it back into a draft, keeping every earlier answer. Program admins review
+  applications and do not apply themselves.
+* Draft saves are a compare-and-swap on the status (UPDATE ... WHERE status IN (draft,
+  rejected)): a tab left open cannot change an application after it was submitted. Submit
+  and the decisions are a compare-and-swap on (status, version): submitting twice, or two
+  admins deciding at once, changes it once; the loser gets InvalidTransition saying who
+  decided, or StaleVersion when the application changed since the page was drawn.
+* Submit, approve and reject each write their AuditEvent and Notification rows in the same
+  transaction (invariant 4): admins get an in-app "mentor_application_submitted"; the
+  applicant gets "mentor_approved" / "mentor_rejected" in-app and by email, with dedupe
+  keys unique per decision (they carry the profile's new version).
+* Approval sets approved_at the first time only, clears the old reason, sets
+  `welcome_pending` (the next sign-in opens the Schedule tab) and refreshes the directory's
+  denormalised columns.
+
+Functions flush, never commit: the caller owns the transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, case, func, or_, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from app.models import (
+    AuditEvent,
+    ExpertiseTag,
+    MentorProfile,
+    MentorStatus,
+    Notification,
+    NotificationChannel,
+    NotificationStatus,
+    User,
+)
+from app.services import audit, languages, mentor_index, mentor_profiles
+from app.services.audit import NO_CONTEXT, RequestContext
+from app.services.errors import (
+    DomainError,
+    InvalidTransition,
+    NotAllowed,
+    NotFound,
+    StaleVersion,
+    ValidationFailed,
+)
+from app.services.timezones import is_valid_timezone
+
+__all__ = [
+    "BIO_MAX",
+    "BIO_MIN",
+    "DAYS",
+    "EXPERTISE_MAX",
+    "HEADLINE_MAX",
+    "LANGUAGES_MAX",
+    "MOTIVATION_MAX",
+    "MOTIVATION_MIN",
+    "SESSION_LENGTHS",
+    "STEPS",
+    "TIMES_OF_DAY",
+    "AboutInput",
+    "AvailabilityInput",
+    "QueuePage",
+    "Step",
+    "application_of",
+    "approve",
+    "can_decide",
+    "decide_refusal",
+    "decision_history",
+    "edit_refusal",
+    "is_complete",
+    "reachable",
+    "reject",
+    "remove_photo",
+    "review_queue",
+    "save_about",
+    "save_availability",
+    "save_photo",
+    "skip_photo",
+    "submit",
+]
+
+# The profile editor's limits: the same rules on both pages.
+HEADLINE_MAX = mentor_profiles.HEADLINE_MAX
+BIO_MIN = mentor_profiles.BIO_MIN
+BIO_MAX = mentor_profiles.BIO_MAX
+EXPERTISE_MIN = mentor_profiles.EXPERTISE_MIN
+EXPERTISE_MAX = mentor_profiles.EXPERTISE_MAX
+LANGUAGES_MIN = mentor_profiles.LANGUAGES_MIN
+LANGUAGES_MAX = mentor_profiles.LANGUAGES_MAX
+SESSION_LENGTHS = (30, 45, 60, 90)
+SESSIONS_PER_MONTH_MIN = 1
+SESSIONS_PER_MONTH_MAX = 20
+MOTIVATION_MIN = 40
+MOTIVATION_MAX = 2000
+REASON_MAX = 1000
+
+DAYS: tuple[tuple[str, str], ...] = (
+    ("mon", "Monday"),
+    ("tue", "Tuesday"),
+    ("wed", "Wednesday"),
+    ("thu", "Thursday"),
+    ("fri", "Friday"),
+    ("sat", "Saturday"),
+    ("sun", "Sunday"),
+)
+TIMES_OF_DAY: tuple[tuple[str, str], ...] = (
+    ("morning", "Mornings (8:00–12:00)"),
+    ("afternoon", "Afternoons (12:00–17:00)"),
+    ("evening", "Evenings (17:00–21:00)"),
+)
+
+EDITABLE = (MentorStatus.DRAFT, MentorStatus.REJECTED)
+PER_PAGE = 20
+QUEUE_FILTERS = ("pending", "approved", "rejected", "suspended", "all")
+
+
+@dataclass(frozen=True)
+class Step:
+    number: int
+    key: str
+    title: str
+    description: str
+
+
+STEPS: tuple[Step, ...] = (
+    Step(1, "about", "About you", "Headline, bio, expertise, languages and time zone"),
+    Step(2, "photo", "Photo", "A friendly face (optional)"),
+    Step(3, "availability", "Availability", "When and how often you can mentor, and why"),
+    Step(4, "review", "Review and submit", "Check everything and send it for review"),
+)
+LAST_STEP = len(STEPS)
+
+
+@dataclass(frozen=True)
+class AboutInput:
+    """Step 1 as typed: expertise are tag ids (as sent by the form), languages names."""
+
+    headline: str = ""
+    bio: str = ""
+    expertise: Sequence[str | int] = ()
+    languages: Sequence[str] = ()
+    timezone: str = ""
+
+
+@dataclass(frozen=True)
+class AvailabilityInput:
+    """Step 3 as typed."""
+
+    session_minutes: str | int = ""
+    days: Sequence[str] = ()
+    times: Sequence[str] = ()
+    sessions_per_month: str | int = ""
+    motivation: str = ""
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def application_of(session: Session, user: User) -> MentorProfile | None:
+    """The user's application (their MentorProfile), or None before they start one."""
+    return session.scalar(select(MentorProfile).where(MentorProfile.user_id == user.id))
+
+
+def reachable(profile: MentorProfile | None, step: int) -> bool:
+    """A step can be opened once the one before it is saved."""
+    saved = profile.application_step if profile is not None else 0
+    return 1 <= step <= min(saved + 1, LAST_STEP)
+
+
+def is_complete(profile: MentorProfile) -> bool:
+    """Every required step is saved and still valid (the review step may submit)."""
+    return not _incomplete(profile)
+
+
+def edit_refusal(actor: User, profile: MentorProfile | None) -> DomainError | None:
+    """Why `actor` may not edit their application now, or None."""
+    if not actor.is_active:
+        return NotAllowed("Your account is deactivated.")
+    if actor.is_admin:
+        return NotAllowed(
+            "Program admins review mentor applications, so they can't apply themselves."
+        )
+    if profile is None or profile.status in EDITABLE:
+        return None
+    if profile.status == MentorStatus.PENDING:
+        return InvalidTransition(
+            "Your application has been submitted and is waiting for review: it can't be "
+            "changed now."
+        )
+    if profile.status == MentorStatus.APPROVED:
+        return InvalidTransition("You're already a mentor: edit your profile instead.")
+    return InvalidTransition(
+        "Your mentor profile is suspended. Contact the program admins to talk about it."
+    )
+
+
+# -- validation ---------------------------------------------------------------------------------
+
+_SPACES = re.compile(r"[ \t\u00a0]+")
+_BLANK_LINES = re.compile(r"\n{3,}")
+
+
+def clean_paragraphs(raw: str | None) -> str:
+    """Plain text with paragraphs: unified line ends, trailing spaces gone, at most one
+    blank line between paragraphs."""
+    text = (raw or "").replace("\r\n", "\n").replace("\r", "\n")
+    lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
+    return _BLANK_LINES.sub("\n\n", "\n".join(lines)).strip()
+
+
+def _one_line(raw: str | None) -> str:
+    return " ".join((raw or "").split())
+
+
+def _int(raw: str | int | None) -> int | None:
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    try:
+        return int(str(raw or "").strip())
+    except ValueError:
+        return None
+
+
+def _unique(items: Iterable[str]) -> list[str]:
+    seen: list[str] = []
+    for item in items:
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
+@dataclass(frozen=True)
+class _About:
+    headline: str
+    bio: str
+    tags: list[ExpertiseTag]
+    languages: list[str]
+    timezone: str
+
+
+def _validate_about(session: Session, values: AboutInput) -> _About:
+    errors: dict[str, str] = {}
+    headline = _one_line(values.headline)
+    if not headline:
+        errors["headline"] = "Enter a headline: one line about what you do."
+    elif len(headline) > HEADLINE_MAX:
+        errors["headline"] = f"Use at most {HEADLINE_MAX} characters ({len(headline)} now)."
+    bio = clean_paragraphs(values.bio)
+    if len(bio) < BIO_MIN:
+        errors["bio"] = (
+            f"Write at least {BIO_MIN} characters about yourself ({len(bio)} so far): "
+            "mentees choose by it."
+        )
+    elif len(bio) > BIO_MAX:
+        errors["bio"] = f"Use at most {BIO_MAX} characters ({len(bio)} now)."
+    ids = _unique(str(v).strip() for v in values.expertise if str(v).strip())
+    numbers = [int(v) for v in ids if v.isdigit()]
+    tags: list[ExpertiseTag] = []
+    if numbers:
+        tags = list(
+            session.scalars(
+                select(ExpertiseTag).where(ExpertiseTag.id.in_(numbers)).order_by(ExpertiseTag.name)
+            )
+        )
+    if len(tags) != len(ids):
+        errors["expertise"] = "Pick areas from the list."
+    elif len(tags) < EXPERTISE_MIN:
+        errors["expertise"] = "Pick at least one area you can mentor in."
+    elif len(tags) > EXPERTISE_MAX:
+        errors["expertise"] = f"Pick at most {EXPERTISE_MAX} areas: the ones you know best."
+    names = _unique(v.strip() for v in values.languages if v.strip())
+    known = [languages.canonical(v) for v in names]
+    langs = _unique(v for v in known if v is not None)
+    if len(langs) != len(names):
+        errors["languages"] = "Pick languages from the list."
+    elif len(langs) < LANGUAGES_MIN:
+        errors["languages"] = "Pick at least one language you can mentor in."
+    elif len(langs) > LANGUAGES_MAX:
+        errors["languages"] = f"Pick at most {LANGUAGES_MAX} languages."
+    zone = (values.timezone or "").strip()
+    if not is_valid_timezone(zone):
+        errors["timezone"] = "Choose your time zone from the list."
+    if errors:
+        raise ValidationFailed("Some answers need another look.", field_errors=errors)
+    return _About(headline, bio, tags, langs, zone)
+
+
+@dataclass(frozen=True)
+class _Availability:
+    session_minutes: int
+    days: list[str]
+    times: list[str]
+    sessions_per_month: int
+    motivation: str
+
+
+def _validate_availability(values: AvailabilityInput) -> _Availability:
+    errors: dict[str, str] = {}
+    minutes = _int(values.session_minutes)
+    if minutes not in SESSION_LENGTHS:
+        errors["session_minutes"] = "Choose a session length."
+    day_keys = [key for key, _ in DAYS]
+    days = _unique(v for v in values.days if v)
+    if any(d not in day_keys for d in days):
+        errors["days"] = "Pick days from the list."
+    elif not days:
+        errors["days"] = "Pick at least one day you could usually mentor on."
+    time_keys = [key for key, _ in TIMES_OF_DAY]
+    times = _unique(v for v in values.times if v)
+    if any(t not in time_keys for t in times):
+        errors["times"] = "Pick times of day from the list."
+    elif not times:
+        errors["times"] = "Pick at least one time of day."
+    per_month = _int(values.sessions_per_month)
+    if per_month is None or not SESSIONS_PER_MONTH_MIN <= per_month <= SESSIONS_PER_MONTH_MAX:
+        errors["sessions_per_month"] = (
+            f"Enter a number from {SESSIONS_PER_MONTH_MIN} to {SESSIONS_PER_MONTH_MAX}."
+        )
+    motivation = clean_paragraphs(values.motivation)
+    if len(motivation) < MOTIVATION_MIN:
+        errors["motivation"] = (
+            f"Tell the reviewers in at least {MOTIVATION_MIN} characters why you want to "
+            f"mentor ({len(motivation)} so far)."
+        )
+    elif len(motivation) > MOTIVATION_MAX:
+        errors["motivation"] = f"Use at most {MOTIVATION_MAX} characters ({len(motivation)} now)."
+    if errors:
+        raise ValidationFailed("Some answers need another look.", field_errors=errors)
+    return _Availability(
+        session_minutes=cast(int, minutes),
+        days=[d for d in day_keys if d in days],
+        times=[t for t in time_keys if t in times],
+        sessions_per_month=cast(int, per_month),
+        motivation=motivation,
+    )
+
+
+def _incomplete(profile: MentorProfile) -> list[Step]:
+    """The steps whose saved answers are missing or no longer valid."""
+    missing: list[Step] = []
+    about_ok = (
+        profile.application_step >= 1
+        and bool(profile.headline)
+        and len(profile.headline) <= HEADLINE_MAX
+        and BIO_MIN <= len(profile.bio or "") <= BIO_MAX
+        and EXPERTISE_MIN <= len(profile.expertise) <= EXPERTISE_MAX
+        and LANGUAGES_MIN <= len(profile.languages or []) <= LANGUAGES_MAX
+        and is_valid_timezone(profile.timezone or "")
+    )
+    if not about_ok:
+        missing.append(STEPS[0])
+    if profile.application_step < 2:
+        missing.append(STEPS[1])
+    prefs = profile.preferences or {}
+    try:
+        _validate_availability(
+            AvailabilityInput(
+                session_minutes=profile.session_minutes,
+                days=list(prefs.get("days") or []),
+                times=list(prefs.get("times") or []),
+                sessions_per_month=prefs.get("sessions_per_month") or "",
+                motivation=profile.motivation or "",
+            )
+        )
+        availability_ok = profile.application_step >= 3
+    except ValidationFailed:
+        availability_ok = False
+    if not availability_ok:
+        missing.append(STEPS[2])
+    return missing
+
+
+# -- saving a draft -----------------------------------------------------------------------------
+
+
+def _raise_if(refusal: DomainError | None) -> None:
+    if refusal is not None:
+        raise refusal
+
+
+def _own_draft(session: Session, actor: User, now: dt.datetime) -> MentorProfile:
+    """The actor's editable application, started (as a draft) when there is none."""
+    profile = application_of(session, actor)
+    _raise_if(edit_refusal(actor, profile))
+    if profile is None:
+        profile = MentorProfile(
+            user_id=actor.id,
+            status=MentorStatus.DRAFT,
+            timezone=actor.timezone or "UTC",
+            languages=[],
+            preferences={},
+            application_step=0,
+            version=1,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(profile)
+        session.flush()
+    return profile
+
+
+def _save_draft(
+    session: Session,
+    actor: User,
+    profile: MentorProfile,
+    *,
+    step: int,
+    now: dt.datetime,
+    context: RequestContext,
+    fields: Sequence[str],
+) -> None:
+    """Claim the row as an editable draft (compare-and-swap on the status), then let the
+    caller set the answers. A submitted or decided application raises its refusal."""
+    before_status = profile.status
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(MentorProfile)
+            .where(MentorProfile.id == profile.id, MentorProfile.status.in_(EDITABLE))
+            .values(
+                status=MentorStatus.DRAFT,
+                application_step=func.max(MentorProfile.application_step, step)
+                if session.get_bind().dialect.name == "sqlite"
+                else func.greatest(MentorProfile.application_step, step),
+                version=MentorProfile.version + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    session.refresh(profile)
+    if result.rowcount != 1:
+        _raise_if(edit_refusal(actor, profile))
+        raise InvalidTransition("Your application can't be changed now.")  # pragma: no cover
+    audit.record(
+        session,
+        actor=actor,
+        action="mentor_application.saved",
+        entity_type="mentor_profile",
+        entity_id=profile.id,
+        now=now,
+        before={"status": before_status.value},
+        after={"status": profile.status.value, "step": step, "fields": list(fields)},
+        context=context,
+    )
+
+
+def save_about(
+    session: Session,
+    actor: User,
+    values: AboutInput,
+    *,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> MentorProfile:
+    """Step 1: headline (required, <= 140), bio (80..3000, plain paragraphs), 1..5
+    expertise areas from the taxonomy, 1..6 listed languages, an IANA time zone.
+
+    Raises ValidationFailed (one message per field; nothing saved), NotAllowed (admins),
+    InvalidTransition (a submitted or decided application)."""
+    _raise_if(edit_refusal(actor, application_of(session, actor)))
+    about = _validate_about(session, values)
+    profile = _own_draft(session, actor, now)
+    _save_draft(
+        session,
+        actor,
+        profile,
+        step=1,
+        now=now,
+        context=context,
+        fields=("headline", "bio", "expertise", "languages", "timezone"),
+    )
+    profile.headline = about.headline
+    profile.bio = about.bio
+    profile.expertise = about.tags
+    profile.languages = about.languages
+    profile.timezone = about.timezone
+    mentor_index.sync_search(profile)
+    session.flush()
+    return profile
+
+
+def _require_step(profile: MentorProfile, step: int) -> None:
+    if not reachable(profile, step):
+        raise InvalidTransition("Save the earlier steps of your application first.")
+
+
+def save_photo(
+    session: Session,
+    actor: User,
+    photo_key: str,
+    *,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> str | None:
+    """Step 2: keep the uploaded photo (already checked and stored by the caller under
+    `photo_key`). Returns the key it replaced, for the caller to delete after commit."""
+    profile = _editable(session, actor)
+    _require_step(profile, 2)
+    old = profile.photo_key
+    _save_draft(session, actor, profile, step=2, now=now, context=context, fields=("photo",))
+    profile.photo_key = photo_key
+    session.flush()
+    return old if old != photo_key else None
+
+
+def remove_photo(
+    session: Session, actor: User, *, now: dt.datetime, context: RequestContext = NO_CONTEXT
+) -> str | None:
+    """Step 2 without the photo saved before: initials are shown instead. Returns the
+    removed key, for the caller to delete after commit."""
+    profile = _editable(session, actor)
+    _require_step(profile, 2)
+    old = profile.photo_key
+    _save_draft(session, actor, profile, step=2, now=now, context=context, fields=("photo",))
+    profile.photo_key = None
+    session.flush()
+    return old
+
+
+def skip_photo(
+    session: Session, actor: User, *, now: dt.datetime, context: RequestContext = NO_CONTEXT
+) -> MentorProfile:
+    """Step 2 saved as it is ("Continue without a photo", or keeping the current one)."""
+    profile = _editable(session, actor)
+    _require_step(profile, 2)
+    _save_draft(session, actor, profile, step=2, now=now, context=context, fields=())
+    session.flush()
+    return profile
+
+
+def save_availability(
+    session: Session,
+    actor: User,
+    values: AvailabilityInput,
+    *,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> MentorProfile:
+    """Step 3: session length (30/45/60/90, stored as session_minutes too), preferred days
+    and times of day (at least one each), sessions per month (1..20) and the motivation for
+    the reviewers (40..2000). Raises ValidationFailed, NotAllowed, InvalidTransition."""
+    profile = _editable(session, actor)
+    _require_step(profile, 3)
+    answers = _validate_availability(values)
+    _save_draft(
+        session,
+        actor,
+        profile,
+        step=3,
+        now=now,
+        context=context,
+        fields=("preferences", "session_minutes", "motivation"),
+    )
+    profile.session_minutes = answers.session_minutes
+    profile.preferences = {
+        "session_minutes": answers.session_minutes,
+        "days": answers.days,
+        "times": answers.times,
+        "sessions_per_month": answers.sessions_per_month,
+    }
+    profile.motivation = answers.motivation
+    session.flush()
+    return profile
+
+
+def _editable(session: Session, actor: User) -> MentorProfile:
+    profile = application_of(session, actor)
+    _raise_if(edit_refusal(actor, profile))
+    if profile is None:
+        raise InvalidTransition("Start with the first step of your application.")
+    return profile
+
+
+# -- submit -------------------------------------------------------------------------------------
+
+
+def _iso(moment: dt.datetime | None) -> str | None:
+    return moment.astimezone(dt.UTC).isoformat() if moment is not None else None
+
+
+def _snapshot(profile: MentorProfile) -> dict[str, Any]:
+    return {"status": profile.status.value, "version": profile.version}
+
+
+def _dedupe(kind: str, profile: MentorProfile, user_id: int, channel: NotificationChannel) -> str:
+    """Per (event, the profile's new version, recipient, channel): unique per decision."""
+    return f"{kind}:p{profile.id}:v{profile.version}:u{user_id}:{channel.value}"
+
+
+def _notify(
+    session: Session,
+    profile: MentorProfile,
+    kind: str,
+    recipients: Iterable[int],
+    channels: Sequence[NotificationChannel],
+    *,
+    actor: User,
+    now: dt.datetime,
+    reason: str | None = None,
+) -> list[Notification]:
+    rows: list[Notification] = []
+    payload: dict[str, Any] = {
+        "profile_id": profile.id,
+        "applicant_id": profile.user_id,
+        "applicant_name": profile.user.name,
+        "status": profile.status.value,
+        "actor_id": actor.id,
+        "actor_name": actor.name,
+        "reason": reason,
+        "headline": profile.headline,
+    }
+    for user_id in recipients:
+        for channel in channels:
+            row = Notification(
+                user_id=user_id,
+                kind=kind,
+                booking_id=None,
+                channel=channel,
+                payload=payload,
+                dedupe_key=_dedupe(kind, profile, user_id, channel),
+                status=NotificationStatus.PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            session.add(row)
+            rows.append(row)
+    return rows
+
+
+def submit(
+    session: Session,
+    actor: User,
+    *,
+    version: int,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> MentorProfile:
+    """draft | rejected -> pending, from the review page drawn at `version`.
+
+    Every step must be saved and valid (ValidationFailed names the steps). Submitting
+    twice changes nothing the second time (InvalidTransition: already submitted); a review
+    page older than the application's last save gets StaleVersion. Tells every active
+    admin in the app (mentor_application_submitted)."""
+    profile = _editable(session, actor)
+    session.refresh(profile)
+    if profile.version != version:
+        raise StaleVersion(
+            "Your application changed in another tab or window since this page was shown. "
+            "Check it below and submit again."
+        )
+    missing = _incomplete(profile)
+    if missing:
+        names = ", ".join(f"step {s.number} ({s.title.lower()})" for s in missing)
+        raise ValidationFailed(
+            f"Finish {names} before you submit.",
+            field_errors={s.key: f"Finish this step: {s.description.lower()}." for s in missing},
+        )
+    before = _snapshot(profile)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(MentorProfile)
+            .where(
+                MentorProfile.id == profile.id,
+                MentorProfile.status.in_(EDITABLE),
+                MentorProfile.version == version,
+            )
+            .values(
+                status=MentorStatus.PENDING,
+                submitted_at=now,
+                status_reason=None,
+                decided_by_id=None,
+                decided_at=None,
+                application_step=LAST_STEP,
+                version=MentorProfile.version + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    session.refresh(profile)
+    if result.rowcount != 1:
+        _raise_if(edit_refusal(actor, profile))
+        raise StaleVersion("Your application changed meanwhile. Check it and submit again.")
+    audit.record(
+        session,
+        actor=actor,
+        action="mentor_application.submitted",
+        entity_type="mentor_profile",
+        entity_id=profile.id,
+        now=now,
+        before=before,
+        after={**_snapshot(profile), "submitted_at": _iso(now)},
+        context=context,
+    )
+    admins = session.scalars(
+        select(User.id).where(User.is_admin.is_(True), User.is_active.is_(True)).order_by(User.id)
+    ).all()
+    _notify(
+        session,
+        profile,
+        "mentor_application_submitted",
+        [uid for uid in admins if uid != actor.id],
+        (NotificationChannel.IN_APP,),
+        actor=actor,
+        now=now,
+    )
+    session.flush()
+    return profile
+
+
+# -- the decision -------------------------------------------------------------------------------
+
+
+def _decider_name(session: Session, profile: MentorProfile) -> str:
+    if profile.decided_by_id is None:
+        return "another admin"
+    name = session.scalar(select(User.name).where(User.id == profile.decided_by_id))
+    return name or "another admin"
+
+
+def decide_refusal(actor: User, profile: MentorProfile) -> DomainError | None:
+    """Why `actor` may not approve or reject `profile` now, or None."""
+    if not (actor.is_active and actor.is_admin):
+        return NotAllowed("Only program admins can decide on mentor applications.")
+    if profile.user_id == actor.id:
+        return NotAllowed("You can't decide on your own application.")
+    if profile.status != MentorStatus.PENDING:
+        return InvalidTransition(f"This application is {profile.status.value}, not pending.")
+    return None
+
+
+def can_decide(actor: User, profile: MentorProfile) -> bool:
+    """An active admin, on someone else's pending application."""
+    return decide_refusal(actor, profile) is None
+
+
+def _decided_already(session: Session, profile: MentorProfile) -> InvalidTransition:
+    who = _decider_name(session, profile)
+    verb = {
+        MentorStatus.APPROVED: "approved",
+        MentorStatus.REJECTED: "rejected",
+        MentorStatus.SUSPENDED: "suspended",
+        MentorStatus.DRAFT: "withdrawn for editing",
+    }.get(profile.status, profile.status.value)
+    if profile.status in (MentorStatus.APPROVED, MentorStatus.REJECTED, MentorStatus.SUSPENDED):
+        return InvalidTransition(f"This application was already {verb} by {who}.")
+    return InvalidTransition(f"This application is no longer pending (it is {verb}).")
+
+
+def _decide(
+    session: Session,
+    actor: User,
+    profile: MentorProfile,
+    *,
+    version: int,
+    now: dt.datetime,
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The shared start of approve and reject: who, fresh state, then the compare-and-swap
+    from pending at `version`. Returns the before-snapshot."""
+    session.refresh(profile)
+    refusal = decide_refusal(actor, profile)
+    if isinstance(refusal, InvalidTransition):
+        raise _decided_already(session, profile)
+    _raise_if(refusal)
+    if profile.version != version:
+        raise StaleVersion(
+            "This application changed while you were looking at it. Check it again below."
+        )
+    before = _snapshot(profile)
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(MentorProfile)
+            .where(
+                MentorProfile.id == profile.id,
+                MentorProfile.status == MentorStatus.PENDING,
+                MentorProfile.version == version,
+            )
+            .values(
+                **values,
+                decided_by_id=actor.id,
+                decided_at=now,
+                version=MentorProfile.version + 1,
+                updated_at=now,
+            )
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    session.refresh(profile)
+    if result.rowcount != 1:
+        if profile.status != MentorStatus.PENDING:
+            raise _decided_already(session, profile)
+        raise StaleVersion(  # pragma: no cover - a pending application has no other writer
+            "This application changed while you were looking at it. Check it again below."
+        )
+    return before
+
+
+def approve(
+    session: Session,
+    actor: User,
+    profile: MentorProfile,
+    *,
+    version: int,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> MentorProfile:
+    """pending -> approved, by an admin (not on their own application).
+
+    Sets approved_at the first time, decided_by/at, welcome_pending, clears the reason,
+    refreshes the directory columns; tells the applicant in-app and by email.
+    NotAllowed, InvalidTransition ("already approved by X"), StaleVersion."""
+    before = _decide(
+        session,
+        actor,
+        profile,
+        version=version,
+        now=now,
+        values={
+            "status": MentorStatus.APPROVED,
+            "approved_at": func.coalesce(MentorProfile.approved_at, now),
+            "welcome_pending": True,
+            "status_reason": None,
+        },
+    )
+    mentor_index.sync_search(profile)
+    mentor_index.refresh_availability(session, [profile], now)
+    audit.record(
+        session,
+        actor=actor,
+        action="mentor.approved",
+        entity_type="mentor_profile",
+        entity_id=profile.id,
+        now=now,
+        before=before,
+        after=_snapshot(profile),
+        context=context,
+    )
+    _notify(
+        session,
+        profile,
+        "mentor_approved",
+        [profile.user_id],
+        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
+        actor=actor,
+        now=now,
+    )
+    session.flush()
+    return profile
+
+
+def reject(
+    session: Session,
+    actor: User,
+    profile: MentorProfile,
+    *,
+    version: int,
+    reason: str | None,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> MentorProfile:
+    """pending -> rejected with a reason (required, <= 1000: it is sent to the applicant,
+    who may edit the same answers and apply again). ValidationFailed, NotAllowed,
+    InvalidTransition ("already rejected by X"), StaleVersion."""
+    text = clean_paragraphs(reason)
+    if not text:
+        raise ValidationFailed(
+            field_errors={
+                "reason": "Give a reason: it is sent to the applicant, with how to apply again."
+            }
+        )
+    if len(text) > REASON_MAX:
+        raise ValidationFailed(
+            field_errors={"reason": f"Use at most {REASON_MAX} characters ({len(text)} now)."}
+        )
+    before = _decide(
+        session,
+        actor,
+        profile,
+        version=version,
+        now=now,
+        values={
+            "status": MentorStatus.REJECTED,
+            "status_reason": text,
+            "welcome_pending": False,
+        },
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="mentor.rejected",
+        entity_type="mentor_profile",
+        entity_id=profile.id,
+        now=now,
+        before=before,
+        after={**_snapshot(profile), "reason": text},
+        context=context,
+    )
+    _notify(
+        session,
+        profile,
+        "mentor_rejected",
+        [profile.user_id],
+        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
+        actor=actor,
+        now=now,
+        reason=text,
+    )
+    session.flush()
+    return profile
+
+
+# -- the admin queue ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    profile: MentorProfile
+    user: User
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    status: str
+    query: str
+    counts: dict[str, int]
+    page: int
+    pages: int
+    per_page: int
+    total: int
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def review_queue(
+    session: Session,
+    *,
+    status: str = "pending",
+    query: str = "",
+    page: int = 1,
+    per_page: int = PER_PAGE,
+) -> QueuePage:
+    """One page of mentor profiles by status (pending by default; "all") and a name or
+    email search, with the count per status (for the same search), in four queries
+    whatever the page size: counts, total, rows (with users), their expertise.
+
+    Pending applications come oldest first (first come, first reviewed); the others
+    most recently decided first."""
+    status = status if status in QUEUE_FILTERS else "pending"
+    query = _one_line(query)[:100]
+    conditions: list[Any] = []
+    if query:
+        pattern = f"%{_escape_like(query.lower())}%"
+        conditions.append(
+            or_(
+                func.lower(User.name).like(pattern, escape="\\"),
+                func.lower(User.email).like(pattern, escape="\\"),
+            )
+        )
+    counted = session.execute(
+        select(MentorProfile.status, func.count())
+        .join(User, User.id == MentorProfile.user_id)
+        .where(*conditions)
+        .group_by(MentorProfile.status)
+    ).all()
+    counts = {key: 0 for key in QUEUE_FILTERS}
+    for row_status, n in counted:
+        key = MentorStatus(row_status).value
+        if key in counts:
+            counts[key] = int(n)
+        counts["all"] += int(n)
+    where = list(conditions)
+    if status != "all":
+        where.append(MentorProfile.status == MentorStatus(status))
+    total = counts[status]
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    if status == "pending":
+        order: list[Any] = [
+            case((MentorProfile.submitted_at.is_(None), 1), else_=0),
+            MentorProfile.submitted_at.asc(),
+            MentorProfile.id.asc(),
+        ]
+    else:
+        order = [
+            case((MentorProfile.decided_at.is_(None), 1), else_=0),
+            MentorProfile.decided_at.desc(),
+            MentorProfile.updated_at.desc(),
+            MentorProfile.id.desc(),
+        ]
+    results = session.execute(
+        select(MentorProfile, User)
+        .join(User, User.id == MentorProfile.user_id)
+        .where(*where)
+        .options(selectinload(MentorProfile.expertise))
+        .order_by(*order)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return QueuePage(
+        rows=[QueueRow(profile=p, user=u) for p, u in results],
+        status=status,
+        query=query,
+        counts=counts,
+        page=page,
+        pages=pages,
+        per_page=per_page,
+        total=total,
+    )
+
+
+def load_for_review(session: Session, profile_id: int) -> MentorProfile:
+    """The profile with its user and expertise, or NotFound."""
+    profile = session.scalar(
+        select(MentorProfile)
+        .where(MentorProfile.id == profile_id)
+        .options(selectinload(MentorProfile.expertise), selectinload(MentorProfile.user))
+    )
+    if profile is None:
+        raise NotFound("There is no such mentor application.")
+    return profile
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: dt.datetime
+    action: str
+    actor_name: str | None
+    reason: str | None
+
+
+_HISTORY_ACTIONS = (
+    "mentor_application.submitted",
+    "mentor.approved",
+    "mentor.rejected",
+    "mentor.suspended",
+    "mentor.reinstated",
+)
+
+
+def decision_history(session: Session, profile_id: int) -> list[HistoryEntry]:
+    """Submissions and decisions on this application, newest first (one query)."""
+    rows = session.execute(
+        select(AuditEvent, User.name)
+        .outerjoin(User, User.id == AuditEvent.actor_id)
+        .where(
+            AuditEvent.entity_type == "mentor_profile",
+            AuditEvent.entity_id == profile_id,
+            AuditEvent.action.in_(_HISTORY_ACTIONS),
+        )
+        .order_by(AuditEvent.at.desc(), AuditEvent.id.desc())
+    ).all()
+    out: list[HistoryEntry] = []
+    for event, name in rows:
+        after = event.after or {}
+        reason = after.get("reason") if isinstance(after, dict) else None
+        out.append(
+            HistoryEntry(
+                at=event.at,
+                action=event.action,
+                actor_name=name,
+                reason=reason if isinstance(reason, str) else None,
+            )
+        )
+    return out
