@@ -133,9 +133,6 @@ def upgrade() -> None:
     )
 
     if bind.dialect.name == "postgresql":
-        # Keep the directory's scans narrow: bios and search vectors go out of line
-        # (TOAST) instead of making every row a couple of kilobytes wide.
-        op.execute("ALTER TABLE mentor_profiles SET (toast_tuple_target = 256)")
         op.execute(
             """
             ALTER TABLE mentor_profiles ADD COLUMN search_vector tsvector GENERATED ALWAYS AS (
