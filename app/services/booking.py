@@ -63,10 +63,9 @@ from app.models import (
     MentorStatus,
     Notification,
     NotificationChannel,
-    NotificationStatus,
     User,
 )
-from app.services import audit, meeting_links, mentor_index, schedule, slot_engine
+from app.services import audit, meeting_links, mentor_index, outbox, schedule, slot_engine
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.errors import (
     DomainError,
@@ -443,20 +442,18 @@ def _notify(
             **(extra or {}),
         }
         for channel in CHANNELS:
-            row = Notification(
-                user_id=user_id,
-                kind=kind,
-                booking_id=booking.id,
-                channel=channel,
-                payload=payload,
-                dedupe_key=dedupe_key(kind, booking, user_id, channel),
-                status=NotificationStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
+            rows.append(
+                outbox.queue(
+                    session,
+                    user_id=user_id,
+                    kind=kind,
+                    channel=channel,
+                    payload=payload,
+                    dedupe_key=dedupe_key(kind, booking, user_id, channel),
+                    now=now,
+                    booking_id=booking.id,
+                )
             )
-            session.add(row)
-            rows.append(row)
     return rows
 
 

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, case, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, case, func, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from app.models import (
@@ -52,10 +52,9 @@ from app.models import (
     MentorStatus,
     Notification,
     NotificationChannel,
-    NotificationStatus,
     User,
 )
-from app.services import audit, languages, mentor_index, mentor_profiles
+from app.services import audit, languages, mentor_index, mentor_profiles, outbox
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.errors import (
     DomainError,
@@ -423,6 +422,28 @@ def _own_draft(session: Session, actor: User, now: dt.datetime) -> MentorProfile
     return profile
 
 
+def _swap(
+    session: Session,
+    profile: MentorProfile,
+    expected: Sequence[ColumnElement[bool]],
+    now: dt.datetime,
+    **values: Any,
+) -> bool:
+    """Compare-and-swap: write `values` (and a new version) only while the row still
+    matches `expected`; then take the committed state either way. True when it won."""
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(MentorProfile)
+            .where(MentorProfile.id == profile.id, *expected)
+            .values(**values, version=MentorProfile.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    session.refresh(profile)
+    return result.rowcount == 1
+
+
 def _save_draft(
     session: Session,
     actor: User,
@@ -436,24 +457,17 @@ def _save_draft(
     """Claim the row as an editable draft (compare-and-swap on the status), then let the
     caller set the answers. A submitted or decided application raises its refusal."""
     before_status = profile.status
-    result = cast(
-        CursorResult[Any],
-        session.execute(
-            update(MentorProfile)
-            .where(MentorProfile.id == profile.id, MentorProfile.status.in_(EDITABLE))
-            .values(
-                status=MentorStatus.DRAFT,
-                application_step=func.max(MentorProfile.application_step, step)
-                if session.get_bind().dialect.name == "sqlite"
-                else func.greatest(MentorProfile.application_step, step),
-                version=MentorProfile.version + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    swapped = _swap(
+        session,
+        profile,
+        (MentorProfile.status.in_(EDITABLE),),
+        now,
+        status=MentorStatus.DRAFT,
+        application_step=func.max(MentorProfile.application_step, step)
+        if session.get_bind().dialect.name == "sqlite"
+        else func.greatest(MentorProfile.application_step, step),
     )
-    session.refresh(profile)
-    if result.rowcount != 1:
+    if not swapped:
         _raise_if(edit_refusal(actor, profile))
         raise InvalidTransition("Your application can't be changed now.")  # pragma: no cover
     audit.record(
@@ -636,20 +650,17 @@ def _notify(
     }
     for user_id in recipients:
         for channel in channels:
-            row = Notification(
-                user_id=user_id,
-                kind=kind,
-                booking_id=None,
-                channel=channel,
-                payload=payload,
-                dedupe_key=_dedupe(kind, profile, user_id, channel),
-                status=NotificationStatus.PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                created_at=now,
+            rows.append(
+                outbox.queue(
+                    session,
+                    user_id=user_id,
+                    kind=kind,
+                    channel=channel,
+                    payload=payload,
+                    dedupe_key=_dedupe(kind, profile, user_id, channel),
+                    now=now,
+                )
             )
-            session.add(row)
-            rows.append(row)
     return rows
 
 
@@ -682,30 +693,19 @@ def submit(
             field_errors={s.key: f"Finish this step: {s.description.lower()}." for s in missing},
         )
     before = _snapshot(profile)
-    result = cast(
-        CursorResult[Any],
-        session.execute(
-            update(MentorProfile)
-            .where(
-                MentorProfile.id == profile.id,
-                MentorProfile.status.in_(EDITABLE),
-                MentorProfile.version == version,
-            )
-            .values(
-                status=MentorStatus.PENDING,
-                submitted_at=now,
-                status_reason=None,
-                decided_by_id=None,
-                decided_at=None,
-                application_step=LAST_STEP,
-                version=MentorProfile.version + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    swapped = _swap(
+        session,
+        profile,
+        (MentorProfile.status.in_(EDITABLE), MentorProfile.version == version),
+        now,
+        status=MentorStatus.PENDING,
+        submitted_at=now,
+        status_reason=None,
+        decided_by_id=None,
+        decided_at=None,
+        application_step=LAST_STEP,
     )
-    session.refresh(profile)
-    if result.rowcount != 1:
+    if not swapped:
         _raise_if(edit_refusal(actor, profile))
         raise StaleVersion("Your application changed meanwhile. Check it and submit again.")
     audit.record(
@@ -795,27 +795,16 @@ def _decide(
             "This application changed while you were looking at it. Check it again below."
         )
     before = _snapshot(profile)
-    result = cast(
-        CursorResult[Any],
-        session.execute(
-            update(MentorProfile)
-            .where(
-                MentorProfile.id == profile.id,
-                MentorProfile.status == MentorStatus.PENDING,
-                MentorProfile.version == version,
-            )
-            .values(
-                **values,
-                decided_by_id=actor.id,
-                decided_at=now,
-                version=MentorProfile.version + 1,
-                updated_at=now,
-            )
-            .execution_options(synchronize_session=False)
-        ),
+    swapped = _swap(
+        session,
+        profile,
+        (MentorProfile.status == MentorStatus.PENDING, MentorProfile.version == version),
+        now,
+        **values,
+        decided_by_id=actor.id,
+        decided_at=now,
     )
-    session.refresh(profile)
-    if result.rowcount != 1:
+    if not swapped:
         if profile.status != MentorStatus.PENDING:
             raise _decided_already(session, profile)
         raise StaleVersion(  # pragma: no cover - a pending application has no other writer

@@ -86,6 +86,35 @@ _DUE_SQL = text("status IN ('pending', 'failed')")
 RETRYABLE = (NotificationStatus.FAILED, NotificationStatus.DEAD)
 
 
+def queue(
+    session: Session,
+    *,
+    user_id: int,
+    kind: str,
+    channel: NotificationChannel,
+    payload: Mapping[str, Any],
+    dedupe_key: str,
+    now: dt.datetime,
+    booking_id: int | None = None,
+) -> Notification:
+    """Add one pending row to the outbox in the caller's transaction (invariant 4): the
+    delivery job sends it, or the inbox shows it, once that transaction commits."""
+    row = Notification(
+        user_id=user_id,
+        kind=kind,
+        booking_id=booking_id,
+        channel=channel,
+        payload=dict(payload),
+        dedupe_key=dedupe_key,
+        status=NotificationStatus.PENDING,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(row)
+    return row
+
+
 class NotSent(Exception):
     """Raised by a courier for a mail that should not go out at all: the row is done
     (SENT, no sent_at) with last_error "skipped: <reason>", and is not retried."""
