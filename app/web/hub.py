@@ -230,6 +230,7 @@ def _mentor_page(profile: Any, index: int) -> Any:
     return render_template(
         "hub/mentor_profile.html",
         rules=schedule.weekly_rules(db.session, profile),
+        favourite=bool(directory.favourite_ids(db.session, current_user.id, [profile.id])),
         **_calendar_context(profile, index),
     )
 
@@ -301,6 +302,7 @@ def book(mentor_id: int) -> Any:
             return render_template(
                 "hub/mentor_profile.html",
                 rules=schedule.weekly_rules(db.session, profile),
+                favourite=bool(directory.favourite_ids(db.session, current_user.id, [profile.id])),
                 **context,
             ), status
         response = make_response(render_template("hub/_booking.html", **context), status)
