@@ -7,6 +7,7 @@ from app.models.booking import (
     Attendance,
     AttendanceOutcome,
     Booking,
+    BookingNote,
     BookingStatus,
 )
 from app.models.mentor import (
@@ -29,6 +30,7 @@ __all__ = [
     "AvailabilityException",
     "AvailabilityRule",
     "Booking",
+    "BookingNote",
     "BookingStatus",
     "ExpertiseTag",
     "Favorite",

@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
     text,
 )
@@ -131,8 +132,26 @@ class Attendance(Base):
     )
     minutes: Mapped[int] = mapped_column(Integer, default=0)
     notes: Mapped[str] = mapped_column(Text, default="")
+    # The note is the mentor's own unless they share it; shared notes show in the
+    # mentee's progress snapshot.
+    shared_with_mentee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     booking: Mapped[Booking] = relationship(back_populates="attendance")
     participant: Mapped[User] = relationship(foreign_keys=[participant_id])
+
+
+class BookingNote(Base):
+    """An admin's note on a session (append-only; only admins read them)."""
+
+    __tablename__ = "booking_notes"
+    __table_args__ = (Index("ix_booking_notes_booking_id_created_at", "booking_id", "created_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    booking_id: Mapped[int] = mapped_column(ForeignKey("bookings.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    author: Mapped[User | None] = relationship(foreign_keys=[author_id])
