@@ -46,7 +46,11 @@ def init_web(app: Flask) -> None:
     from app.web import (
         account,
         admin,
+        admin_audit,
+        admin_members,
         admin_mentors,
+        admin_reports,
+        admin_sessions,
         apply,
         auth,
         calendar,
@@ -58,6 +62,7 @@ def init_web(app: Flask) -> None:
         media,
         mentor,
         profile,
+        progress,
         schedule,
     )
 
@@ -72,6 +77,11 @@ def init_web(app: Flask) -> None:
         calendar,
         admin,
         admin_mentors,
+        admin_sessions,
+        admin_members,
+        admin_reports,
+        admin_audit,
+        progress,
         account,
         inbox,
         health,

@@ -5,16 +5,21 @@ Only pages that exist are listed; later issues add their entries here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from flask import g, request, url_for
+
+from app.db import db
+from app.services import navigation_counts
 
 
 @dataclass(frozen=True)
 class NavItem:
     label: str
     endpoint: str
+    badge: int = 0  # a count shown beside the label (pending applications for admins)
+    badge_label: str = ""
 
     @property
     def url(self) -> str:
@@ -80,5 +85,12 @@ def navigation_for(user: Any) -> list[NavSection]:
     if user.is_mentor:
         sections.insert(0, MENTOR)
     if user.is_admin:
-        sections.insert(0, ADMIN)
+        pending = navigation_counts.pending_applications(db.session)
+        items = tuple(
+            replace(item, badge=pending, badge_label="pending applications")
+            if item.endpoint == "admin_mentors.index"
+            else item
+            for item in ADMIN.items
+        )
+        sections.insert(0, NavSection(ADMIN.title, items))
     return sections
