@@ -146,6 +146,7 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "MAX_CONTENT_LENGTH": _int(env.get("MAX_UPLOAD_MB"), 5) * 1024 * 1024,
         # Profile photos (app/services/photos.py): the file cap, the decoded-size cap that
         # stops decompression bombs, and where the re-encoded renditions are kept.
+        "DIRECTORY_FACET_CACHE_SECONDS": _int(env.get("DIRECTORY_FACET_CACHE_SECONDS"), 300),
         "PHOTO_MAX_BYTES": _int(env.get("PHOTO_MAX_MB"), 5) * 1024 * 1024,
         "PHOTO_MAX_PIXELS": _int(env.get("PHOTO_MAX_PIXELS"), 40_000_000),
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE / "uploads")),

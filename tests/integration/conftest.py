@@ -35,6 +35,8 @@ def app_instance(database_url: str, engine, tmp_path_factory: pytest.TempPathFac
             "SECRET_KEY": "test-secret",
             "MAIL_KEEP_DIR": str(mail_dir),
             "UPLOAD_DIR": str(uploads),
+            # Each test has its own mentors: no facet kept from the one before.
+            "DIRECTORY_FACET_CACHE_SECONDS": 0,
             "SCHEDULER_ENABLED": False,
             "BASE_URL": "http://mentorhub.test",
         }

@@ -443,3 +443,24 @@ def test_favourites_entry_opens_the_filtered_directory(client_for, people):
     response = client_for("mentee").get("/mentor-hub/favourites")
     assert response.status_code == 302
     assert parse_qs(urlsplit(response.headers["Location"]).query) == {"favourites": ["1"]}
+
+
+def test_each_process_keeps_the_language_list_for_a_while(app, client_for, people, engine, clock):
+    from app.web import hub
+
+    client = client_for("mentee")
+    app.config["DIRECTORY_FACET_CACHE_SECONDS"] = 300
+    hub._languages_cache.clear()
+    try:
+        with counted(engine) as first:
+            client.get("/mentor-hub/mentors")
+        with counted(engine) as second:
+            client.get("/mentor-hub/mentors")
+        assert len(second) == len(first) - 1  # the languages were not read again
+        clock.advance(minutes=6)
+        with counted(engine) as later:
+            client.get("/mentor-hub/mentors")
+        assert len(later) == len(first)
+    finally:
+        app.config["DIRECTORY_FACET_CACHE_SECONDS"] = 0
+        hub._languages_cache.clear()
