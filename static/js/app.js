@@ -230,4 +230,49 @@
     var count = target.querySelector("[data-result-count]");
     if (count) count.focus();
   });
+
+  // A photo over the size cap is refused before it is sent: a proxy may reset a large
+  // upload part-way, and the person would see "no connection" instead of the reason.
+  // The server refuses it too (this only saves the wait).
+  function tooLarge(input) {
+    var max = parseInt(input.getAttribute("data-max-bytes"), 10);
+    var file = input.files && input.files[0];
+    return max > 0 && file && file.size > max ? max : 0;
+  }
+
+  function showFileError(input, max) {
+    var id = input.id + "-error";
+    var error = document.getElementById(id);
+    if (!error) {
+      error = document.createElement("div");
+      error.id = id;
+      error.className = "cds--form-requirement mh-field__error";
+      input.insertAdjacentElement("afterend", error);
+    }
+    var mb = Math.round((max / (1024 * 1024)) * 10) / 10;
+    error.textContent = "That photo is larger than " + mb + " MB. Choose a smaller one, or save it at a lower resolution first.";
+    input.setAttribute("aria-invalid", "true");
+    var described = (input.getAttribute("aria-describedby") || "").split(" ");
+    if (described.indexOf(id) < 0) input.setAttribute("aria-describedby", (id + " " + described.join(" ")).trim());
+    input.focus();
+  }
+
+  document.addEventListener("change", function (event) {
+    var input = event.target;
+    if (!input.matches || !input.matches("input[type=file][data-max-bytes]")) return;
+    var max = tooLarge(input);
+    if (!max) return;
+    event.stopImmediatePropagation();  // no automatic upload of a file that will be refused
+    showFileError(input, max);
+  }, true);
+
+  document.addEventListener("submit", function (event) {
+    var input = event.target.querySelector && event.target.querySelector("input[type=file][data-max-bytes]");
+    if (!input) return;
+    var max = tooLarge(input);
+    if (!max) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    showFileError(input, max);
+  }, true);
 })();
