@@ -154,11 +154,15 @@ DEFAULT_POLICY = BookingPolicy()
 
 
 class AttendanceInput(NamedTuple):
-    """One participant's attendance as entered: a plain tuple (outcome, minutes, notes) works."""
+    """One participant's attendance as entered: a plain tuple (outcome, minutes, notes) works.
+
+    `shared` is the mentor's choice to show the notes to the mentee (their progress
+    snapshot); it only means something on the mentee's row and is off unless given."""
 
     outcome: AttendanceOutcome | str
     minutes: int | str = 0
     notes: str = ""
+    shared: bool | str = False
 
 
 # -- small shared pieces -----------------------------------------------------------------------
@@ -1078,12 +1082,22 @@ def can_record_attendance(
     return attendance_refusal(actor, booking, now, policy) is None
 
 
+_TRUE_WORDS = frozenset({"1", "true", "on", "yes"})
+
+
+def _shared_flag(raw: bool | str) -> bool:
+    # A checkbox posts "on" (or our "1") when ticked and nothing when not.
+    if isinstance(raw, bool):
+        return raw
+    return str(raw).strip().lower() in _TRUE_WORDS
+
+
 def _parse_attendance(
     booking: Booking, outcomes: Mapping[int, AttendanceInput | tuple[Any, ...]]
-) -> dict[int, tuple[AttendanceOutcome, int, str]]:
+) -> dict[int, tuple[AttendanceOutcome, int, str, bool]]:
     """Field errors are keyed "<field>_<participant id>", e.g. "minutes_12"."""
     errors: dict[str, str] = {}
-    parsed: dict[int, tuple[AttendanceOutcome, int, str]] = {}
+    parsed: dict[int, tuple[AttendanceOutcome, int, str, bool]] = {}
     participants = (booking.mentee_id, booking.mentor_id)
     for user_id, raw in outcomes.items():
         entry = AttendanceInput(*raw)
@@ -1110,8 +1124,15 @@ def _parse_attendance(
                 f"Keep the notes to {ATTENDANCE_NOTES_MAX} characters or fewer."
             )
             continue
-        # A no-show attended nothing, whatever was typed.
-        parsed[user_id] = (outcome, 0 if outcome is AttendanceOutcome.NO_SHOW else minutes, notes)
+        # A no-show attended nothing, whatever was typed. Only the mentee's notes can be
+        # shared (with the mentee); the mentor's own row is never shown to anyone else.
+        shared = user_id == booking.mentee_id and _shared_flag(entry.shared)
+        parsed[user_id] = (
+            outcome,
+            0 if outcome is AttendanceOutcome.NO_SHOW else minutes,
+            notes,
+            shared,
+        )
     if errors:
         raise ValidationFailed(field_errors=errors)
     return parsed
@@ -1119,7 +1140,12 @@ def _parse_attendance(
 
 def _attendance_snapshot(rows: Iterable[Attendance]) -> dict[str, Any]:
     return {
-        str(r.participant_id): {"outcome": r.outcome.value, "minutes": r.minutes, "notes": r.notes}
+        str(r.participant_id): {
+            "outcome": r.outcome.value,
+            "minutes": r.minutes,
+            "notes": r.notes,
+            "shared": bool(r.shared_with_mentee),
+        }
         for r in sorted(rows, key=lambda r: r.participant_id)
     }
 
@@ -1135,7 +1161,9 @@ def record_attendance(
     policy: BookingPolicy = DEFAULT_POLICY,
     context: RequestContext = NO_CONTEXT,
 ) -> Booking:
-    """Record (or correct) attendance: participant user id -> (outcome, minutes, notes).
+    """Record (or correct) attendance: participant user id -> (outcome, minutes, notes,
+    shared). `shared` shows the mentee's notes to the mentee in their progress snapshot; a
+    row named here is replaced whole, so a correction that leaves it out unshares the note.
 
     The mentee's outcome decides the status: attended or late -> completed, no-show -> no_show.
     It is required the first time; a correction may name only the rows it changes. Existing rows
@@ -1167,7 +1195,7 @@ def record_attendance(
         "attendance": _attendance_snapshot(existing.values()),
     }
     _swap(session, booking, version=version, now=now, values={"status": status})
-    for user_id, (result, minutes, notes) in parsed.items():
+    for user_id, (result, minutes, notes, shared) in parsed.items():
         row = existing.get(user_id)
         if row is None:
             row = Attendance(booking_id=booking.id, participant_id=user_id)
@@ -1176,6 +1204,7 @@ def record_attendance(
         row.outcome = result
         row.minutes = minutes
         row.notes = notes
+        row.shared_with_mentee = shared
         row.recorded_by_id = actor.id
         row.recorded_at = now
     session.flush()

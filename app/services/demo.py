@@ -1119,6 +1119,8 @@ class _Seeder:
                 outcome=outcome,
                 minutes=spent,
                 notes=notes,
+                # Action items are for the mentee; a note about lateness or a no-show is not.
+                shared_with_mentee=outcome is AttendanceOutcome.ATTENDED and bool(notes),
                 recorded_by_id=ctx.user.id,
                 recorded_at=recorded,
             )

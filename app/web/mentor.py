@@ -505,7 +505,9 @@ def reschedule(booking_id: int) -> Any:
 def attendance(booking_id: int) -> Any:
     form = request.form
     values = {
-        key: form.get(key, "") for key in form if key.startswith(("outcome_", "minutes_", "notes_"))
+        key: form.get(key, "")
+        for key in form
+        if key.startswith(("outcome_", "minutes_", "notes_", "shared_"))
     }
 
     def run(booking: Booking, version: int) -> str:
@@ -514,8 +516,10 @@ def attendance(booking_id: int) -> Any:
             outcome = values.get(f"outcome_{user_id}", "")
             minutes = values.get(f"minutes_{user_id}", "")
             notes = values.get(f"notes_{user_id}", "")
+            # An unticked checkbox posts nothing: absent means "not shared".
+            shared = values.get(f"shared_{user_id}", "")
             if outcome or minutes.strip() or notes.strip():
-                outcomes[user_id] = AttendanceInput(outcome, minutes, notes)
+                outcomes[user_id] = AttendanceInput(outcome, minutes, notes, shared)
         booking_service.record_attendance(
             db.session,
             current_user,

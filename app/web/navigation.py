@@ -43,6 +43,7 @@ MENTEE = NavSection(
         NavItem("Find a mentor", "hub.mentors"),
         NavItem("Favourites", "hub.favourites"),
         NavItem("My sessions", "hub.my_sessions"),
+        NavItem("Progress", "progress.index"),
     ),
 )
 # Offered to everyone who does not mentor yet (the page shows a draft's or a decision's state).
@@ -53,6 +54,7 @@ MENTOR = NavSection(
         NavItem("Sessions", "mentor.sessions"),
         NavItem("Schedule", "schedule.page"),
         NavItem("Profile", "profile.edit"),
+        NavItem("Mentees", "progress.mentees"),
     ),
 )
 ADMIN = NavSection(
@@ -60,6 +62,9 @@ ADMIN = NavSection(
     (
         NavItem("Overview", "admin.overview"),
         NavItem("Mentors", "admin_mentors.index"),
+        NavItem("Sessions", "admin_sessions.index"),
+        NavItem("Progress", "progress.all_mentees"),
+        NavItem("Audit trail", "admin_audit.index"),
         NavItem("Notifications", "admin.notifications"),
     ),
 )

@@ -43,6 +43,18 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "profile.photo": (MENTOR, {"POST": 422}),  # empty POST: no file
     "profile.remove_photo": (MENTOR, {"POST": 302}),
     "media.photo": (PUBLIC, {"GET": 404}),
+    "admin_sessions.index": (ADMIN, {"GET": 200}),
+    "admin_sessions.export": (ADMIN, {"GET": 200}),
+    # Booking 1 does not exist in the walk.
+    "admin_sessions.detail": (ADMIN, {"GET": 404}),
+    "admin_sessions.add_note": (ADMIN, {"POST": 404}),
+    "admin_sessions.cancel": (ADMIN, {"POST": 404}),
+    "admin_audit.index": (ADMIN, {"GET": 200}),
+    "progress.index": (SIGNED_IN, {"GET": 200}),
+    "progress.mentees": (MENTOR, {"GET": 200}),
+    "progress.all_mentees": (ADMIN, {"GET": 200}),
+    # The mentee's own snapshot lives at /progress; people unrelated to them get 404.
+    "progress.mentee": (SIGNED_IN, {"GET": {"mentee": 302, "admin": 200, "*": 404}}),
     "apply.start": (SIGNED_IN, {"GET": 200}),
     # A member with no application: step 1 opens, an empty form is refused (422); the later
     # steps lead back to step 1. Mentors and admins have nothing to apply for (the start page).
@@ -144,6 +156,8 @@ def _url(rule, people) -> str:
             values[arg] = 1
         elif arg == "token":
             values[arg] = "not-a-real-token"
+        elif arg == "mentee_id":
+            values[arg] = people.mentee.id
         elif arg == "search_id":
             values[arg] = 1
         elif arg == "key":

@@ -488,6 +488,48 @@ def test_a_mentee_cannot_record_attendance(
     assert fresh(db_session, booking).status is BookingStatus.CONFIRMED
 
 
+def test_the_mentor_chooses_to_share_the_note_with_the_mentee(
+    client_for, people, factories, db_session, clock, no_csrf
+):
+    booking = make(factories, people, db_session, status=BookingStatus.CONFIRMED)
+    clock.set(FRI_9 + dt.timedelta(hours=2))
+    client = client_for("mentor")
+    mentee = booking.mentee_id
+    # The form offers the choice for the mentee's note only, off by default.
+    page = client.get(f"/mentor-hub/sessions/{booking.id}").get_data(as_text=True)
+    box = re.search(rf'<input class="cds--checkbox"[^>]*name="shared_{mentee}"[^>]*>', page)
+    assert box and "checked" not in box.group(0)
+    assert "Share this note with Mia" in page
+    assert "then sees it in their progress snapshot" in page
+    assert f'name="shared_{booking.mentor_id}"' not in page
+
+    # A 422 keeps the tick; nothing is stored.
+    bad = attendance_form(booking, minutes="lots") | {f"shared_{mentee}": "1"}
+    html = post(client, booking, "attendance", **bad).get_data(as_text=True)
+    box = re.search(rf'<input class="cds--checkbox"[^>]*name="shared_{mentee}"[^>]*>', html)
+    assert box and "checked" in box.group(0)
+
+    form = attendance_form(booking) | {f"shared_{mentee}": "1"}
+    assert post(client, booking, "attendance", **form).status_code == 200
+    shared = dict(
+        db_session.execute(
+            select(Attendance.participant_id, Attendance.shared_with_mentee).where(
+                Attendance.booking_id == booking.id
+            )
+        ).all()
+    )
+    assert shared == {mentee: True, booking.mentor_id: False}
+    # A correction with the box left unticked takes the note back.
+    row = fresh(db_session, booking)
+    assert post(client, row, "attendance", **attendance_form(row)).status_code == 200
+    db_session.expire_all()
+    assert not db_session.scalar(
+        select(Attendance.shared_with_mentee).where(
+            Attendance.booking_id == booking.id, Attendance.participant_id == mentee
+        )
+    )
+
+
 # -- meeting link -----------------------------------------------------------------------------
 
 

@@ -1575,3 +1575,67 @@ def test_other_operational_errors_are_not_retried(db_session):
     with pytest.raises(OperationalError):
         svc._guarded(db_session, write)
     assert len(calls) == 1
+
+
+# -- attendance: the mentor's choice to share the note with the mentee ------------------------
+
+
+def _shared(session: Session, booking: Booking) -> dict[int, bool]:
+    rows = session.scalars(select(Attendance).where(Attendance.booking_id == booking.id))
+    return {r.participant_id: r.shared_with_mentee for r in rows}
+
+
+def test_a_note_is_not_shared_unless_the_mentor_says_so(db_session, held, mentor, mentee, now):
+    svc.record_attendance(
+        db_session, mentor, held, version=1, outcomes={mentee.id: ("attended", 60, "Hi")}, now=now
+    )
+    assert _shared(db_session, held) == {mentee.id: False}
+    event = audit_rows(db_session, held.id)[-1]
+    assert event.after["attendance"][str(mentee.id)]["shared"] is False
+
+
+@pytest.mark.parametrize("ticked", [True, "1", "on"])
+def test_the_mentor_shares_the_mentees_note_and_the_audit_says_so(
+    db_session, held, mentor, mentee, now, ticked
+):
+    svc.record_attendance(
+        db_session,
+        mentor,
+        held,
+        version=1,
+        outcomes={
+            mentee.id: AttendanceInput("attended", 60, "Practise the STAR method", ticked),
+            mentor.id: AttendanceInput("attended", 60, "Mine", True),
+        },
+        now=now,
+    )
+    # Only the mentee's row can be shared: the mentor's own row is nobody else's business.
+    assert _shared(db_session, held) == {mentee.id: True, mentor.id: False}
+    event = audit_rows(db_session, held.id)[-1]
+    assert event.after["attendance"][str(mentee.id)]["shared"] is True
+    assert event.after["attendance"][str(mentor.id)]["shared"] is False
+
+
+def test_a_correction_without_the_flag_unshares_and_the_audit_keeps_both(
+    db_session, held, mentor, mentee, now
+):
+    svc.record_attendance(
+        db_session,
+        mentor,
+        held,
+        version=1,
+        outcomes={mentee.id: AttendanceInput("attended", 60, "Well done", True)},
+        now=now,
+    )
+    svc.record_attendance(
+        db_session,
+        mentor,
+        held,
+        version=2,
+        outcomes={mentee.id: AttendanceInput("attended", 60, "Well done", "")},
+        now=now,
+    )
+    assert _shared(db_session, held) == {mentee.id: False}
+    event = audit_rows(db_session, held.id)[-1]
+    assert event.before["attendance"][str(mentee.id)]["shared"] is True
+    assert event.after["attendance"][str(mentee.id)]["shared"] is False
