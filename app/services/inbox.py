@@ -237,6 +237,16 @@ def sentence(kind: str, payload: Mapping[str, Any], tz: str) -> str:
             "Your mentor application was not approved this time. The reason is below: "
             "you can change your answers and apply again from Become a mentor."
         )
+    if kind == "mentor_suspended":
+        return (
+            "Your mentor profile is suspended: mentees can't find or book you for now. "
+            "Sessions already booked stay. The reason is below."
+        )
+    if kind == "mentor_reactivated":
+        return (
+            "Your mentor profile is active again: mentees can find and book you. "
+            "Check your hours on the Schedule tab."
+        )
     if kind == "mentor_application_submitted":
         applicant = _name(payload, "applicant_name", "Someone")
         return f"{applicant} applied to become a mentor. The application is waiting for review."

@@ -1,4 +1,4 @@
-"""Bulk membership: importing members from a CSV file and appointing admins.
+"""Membership: the members table, CSV import, admin rights and deactivation.
 
 An import is all or nothing: every row is checked first, and one bad row means
 nothing is written, so an admin can fix the file and run it again without
@@ -10,16 +10,20 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, and_, case, func, or_, select, true, update
 from sqlalchemy.orm import Session
 
-from app.models import User
-from app.services import audit
+from app.models import Booking, MentorProfile, MentorStatus, User
+from app.models.booking import ACTIVE_STATUSES
+from app.services import audit, booking
+from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.auth import NAME_MAX, find_user_by_email, normalize_email
-from app.services.errors import ValidationFailed
+from app.services.errors import InvalidTransition, NotAllowed, ValidationFailed
 from app.services.timezones import is_valid_timezone
 
 REQUIRED_COLUMNS = ("email", "name")
@@ -301,3 +305,300 @@ def _member(line: int, values: dict[str, str]) -> tuple[_Member | None, str, lis
     if errors:
         return None, email, errors
     return _Member(line, email, name, timezone, flag in TRUE_WORDS), email, []
+
+
+# -- the members table and account changes (issue 7) ------------------------------------------
+#
+# Deactivating an account ends every signed-in session (session_version is bumped, so the
+# cookie's id no longer matches), refuses new sign-ins (auth checks is_active) and cancels
+# the person's future active sessions, as the admin, with the admin's reason: the other
+# participant is told and their calendar gets a CANCEL. Past sessions and the mentor
+# profile are kept: reactivating gives the person their account back as it was.
+
+ROLES: tuple[tuple[str, str], ...] = (
+    ("all", "All"),
+    ("admins", "Admins"),
+    ("mentors", "Mentors"),
+    ("mentees", "Mentees"),
+    ("deactivated", "Deactivated"),
+)
+PER_PAGE = 25
+REASON_MAX = 1000
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    user: User
+    mentor_status: MentorStatus | None
+
+
+@dataclass(frozen=True)
+class MembersPage:
+    rows: list[MemberRow]
+    query: str
+    role: str
+    counts: dict[str, int]
+    page: int
+    pages: int
+    total: int
+
+
+def _role_condition(role: str) -> Any:
+    approved = MentorProfile.status == MentorStatus.APPROVED
+    if role == "admins":
+        return and_(User.is_active.is_(True), User.is_admin.is_(True))
+    if role == "mentors":
+        return and_(User.is_active.is_(True), approved)
+    if role == "mentees":
+        # Everyone can be a mentee; this tab is the people who are nothing else.
+        return and_(
+            User.is_active.is_(True),
+            User.is_admin.is_(False),
+            or_(MentorProfile.id.is_(None), MentorProfile.status != MentorStatus.APPROVED),
+        )
+    if role == "deactivated":
+        return User.is_active.is_(False)
+    return true()
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def members_page(
+    session: Session, *, query: str = "", role: str = "all", page: int = 1, per_page: int = PER_PAGE
+) -> MembersPage:
+    """One page of users by name (then email), searched by name or email and filtered by
+    role (ROLES: an admin who also mentors is in both tabs), with the count of every tab
+    for the same search. Two queries whatever the data size."""
+    role = role if role in dict(ROLES) else "all"
+    query = " ".join((query or "").split())[:100]
+    search: list[Any] = []
+    if query:
+        pattern = f"%{_escape_like(query.lower())}%"
+        search.append(
+            or_(
+                func.lower(User.name).like(pattern, escape="\\"),
+                func.lower(User.email).like(pattern, escape="\\"),
+            )
+        )
+    joined = select(User).outerjoin(MentorProfile, MentorProfile.user_id == User.id)
+    tallies = [
+        func.coalesce(func.sum(case((_role_condition(key), 1), else_=0)), 0) for key, _ in ROLES
+    ]
+    totals = session.execute(
+        select(*tallies)
+        .select_from(User)
+        .outerjoin(MentorProfile, MentorProfile.user_id == User.id)
+        .where(*search)
+    ).one()
+    counts = {key: int(n) for (key, _), n in zip(ROLES, totals, strict=True)}
+    total = counts[role]
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(1, page), pages)
+    results = session.execute(
+        joined.add_columns(MentorProfile.status)
+        .where(*search, _role_condition(role))
+        .order_by(func.lower(User.name), User.email, User.id)
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return MembersPage(
+        rows=[MemberRow(user=u, mentor_status=status) for u, status in results],
+        query=query,
+        role=role,
+        counts=counts,
+        page=page,
+        pages=pages,
+        total=total,
+    )
+
+
+def _require_admin(actor: User) -> None:
+    if not (actor.is_active and actor.is_admin):
+        raise NotAllowed("Only program admins can change members' accounts.")
+
+
+def _active_admin_ids(session: Session) -> list[int]:
+    """Locked (FOR UPDATE on PostgreSQL): two admins revoking each other at once queue up
+    here, and the second sees the first's change, so the last admin always stays."""
+    return list(
+        session.scalars(
+            select(User.id)
+            .where(User.is_admin.is_(True), User.is_active.is_(True))
+            .order_by(User.id)
+            .with_for_update()
+        )
+    )
+
+
+def _cas(session: Session, user: User, expected: Sequence[Any], **values: Any) -> bool:
+    result = cast(
+        CursorResult[Any],
+        session.execute(
+            update(User)
+            .where(User.id == user.id, *expected)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    session.refresh(user)
+    return result.rowcount == 1
+
+
+def set_admin(
+    session: Session,
+    actor: User,
+    user: User,
+    *,
+    admin: bool,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> User:
+    """Grant or revoke program-admin rights. Nobody revokes their own rights, and the last
+    active admin is never revoked. A compare-and-swap on is_admin: when another admin made
+    the same change first, InvalidTransition says so. Audited as user.admin_granted /
+    user.admin_revoked. Raises NotAllowed, InvalidTransition."""
+    _require_admin(actor)
+    if not admin and user.id == actor.id:
+        raise NotAllowed("You can't revoke your own admin rights: ask another admin.")
+    if admin and not user.is_active:
+        raise InvalidTransition(f"{user.name}'s account is deactivated: reactivate it first.")
+    if not admin and _active_admin_ids(session) == [user.id]:
+        raise InvalidTransition(f"{user.name} is the last admin: make someone else admin first.")
+    if not _cas(session, user, (User.is_admin.is_(not admin),), is_admin=admin):
+        state = "an admin" if user.is_admin else "not an admin"
+        raise InvalidTransition(f"{user.name} is already {state}: another admin changed it.")
+    audit.record(
+        session,
+        actor=actor,
+        action="user.admin_granted" if admin else "user.admin_revoked",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        before={"is_admin": not admin},
+        after={"is_admin": admin},
+        context=context,
+    )
+    session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class Deactivation:
+    user: User
+    cancelled: int
+
+
+def _clean_reason(raw: str | None) -> str:
+    text = " ".join((raw or "").split())
+    if not text:
+        raise ValidationFailed(
+            field_errors={
+                "reason": "Give a reason: it is kept in the audit trail and sent to the people "
+                "whose sessions are cancelled."
+            }
+        )
+    if len(text) > REASON_MAX:
+        raise ValidationFailed(
+            field_errors={"reason": f"Use at most {REASON_MAX} characters ({len(text)} now)."}
+        )
+    return text
+
+
+def deactivate(
+    session: Session,
+    actor: User,
+    user: User,
+    *,
+    reason: str | None,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> Deactivation:
+    """Deactivate an account with a reason (required): is_active False and session_version
+    bumped (every signed-in session ends) in one compare-and-swap; then each future
+    requested or confirmed session of theirs (as mentor or mentee) is cancelled by the
+    admin with the reason, so the other participant is told and calendars get a CANCEL.
+    Nobody deactivates themselves (so an active admin always remains). Audited as
+    user.deactivated. Raises ValidationFailed, NotAllowed, InvalidTransition."""
+    _require_admin(actor)
+    if user.id == actor.id:
+        raise NotAllowed("You can't deactivate your own account: ask another admin.")
+    text = _clean_reason(reason)
+    if user.is_admin:
+        _active_admin_ids(session)
+    if not _cas(
+        session,
+        user,
+        (User.is_active.is_(True),),
+        is_active=False,
+        session_version=User.session_version + 1,
+    ):
+        raise InvalidTransition(f"{user.name}'s account is already deactivated.")
+    future = list(
+        session.scalars(
+            select(Booking)
+            .where(
+                or_(Booking.mentor_id == user.id, Booking.mentee_id == user.id),
+                Booking.status.in_(ACTIVE_STATUSES),
+                Booking.starts_at > now,
+            )
+            .order_by(Booking.starts_at, Booking.id)
+        )
+    )
+    for item in future:
+        booking.cancel(
+            session,
+            actor,
+            item,
+            version=item.version,
+            reason=f"{user.name}'s account was closed by the program team: {text}",
+            now=now,
+            context=context,
+        )
+    audit.record(
+        session,
+        actor=actor,
+        action="user.deactivated",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        before={"is_active": True},
+        after={
+            "is_active": False,
+            "reason": text,
+            "cancelled_bookings": [b.id for b in future],
+        },
+        context=context,
+    )
+    session.flush()
+    return Deactivation(user=user, cancelled=len(future))
+
+
+def reactivate(
+    session: Session,
+    actor: User,
+    user: User,
+    *,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> User:
+    """Give a deactivated account back: the person can sign in again (cancelled sessions
+    stay cancelled). A compare-and-swap on is_active; audited as user.reactivated.
+    Raises NotAllowed, InvalidTransition."""
+    _require_admin(actor)
+    if not _cas(session, user, (User.is_active.is_(False),), is_active=True):
+        raise InvalidTransition(f"{user.name}'s account is already active.")
+    audit.record(
+        session,
+        actor=actor,
+        action="user.reactivated",
+        entity_type="user",
+        entity_id=user.id,
+        now=now,
+        before={"is_active": False},
+        after={"is_active": True},
+        context=context,
+    )
+    session.flush()
+    return user

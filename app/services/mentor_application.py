@@ -67,6 +67,7 @@ from app.services.errors import (
 from app.services.timezones import is_valid_timezone
 
 __all__ = [
+    "ACTIONS",
     "BIO_MAX",
     "BIO_MIN",
     "DAYS",
@@ -80,16 +81,22 @@ __all__ = [
     "TIMES_OF_DAY",
     "AboutInput",
     "AvailabilityInput",
+    "BulkResult",
+    "QueueFilter",
     "QueuePage",
     "Step",
     "application_of",
     "approve",
+    "available_actions",
+    "bulk_approve",
     "can_decide",
     "decide_refusal",
     "decision_history",
     "edit_refusal",
+    "export_rows",
     "is_complete",
     "reachable",
+    "reactivate",
     "reject",
     "remove_photo",
     "review_queue",
@@ -98,6 +105,7 @@ __all__ = [
     "save_photo",
     "skip_photo",
     "submit",
+    "suspend",
 ]
 
 # The profile editor's limits: the same rules on both pages.
@@ -821,12 +829,20 @@ def approve(
     version: int,
     now: dt.datetime,
     context: RequestContext = NO_CONTEXT,
+    reason: str | None = None,
 ) -> MentorProfile:
     """pending -> approved, by an admin (not on their own application).
 
     Sets approved_at the first time, decided_by/at, welcome_pending, clears the reason,
-    refreshes the directory columns; tells the applicant in-app and by email.
-    NotAllowed, InvalidTransition ("already approved by X"), StaleVersion."""
+    refreshes the directory columns; tells the applicant in-app and by email. An optional
+    note (`reason`, <= 1000) is kept in the audit trail (the history shows it).
+    ValidationFailed (note too long), NotAllowed, InvalidTransition ("already approved
+    by X"), StaleVersion."""
+    note = clean_paragraphs(reason) or None
+    if note is not None and len(note) > REASON_MAX:
+        raise ValidationFailed(
+            field_errors={"reason": f"Use at most {REASON_MAX} characters ({len(note)} now)."}
+        )
     before = _decide(
         session,
         actor,
@@ -850,7 +866,7 @@ def approve(
         entity_id=profile.id,
         now=now,
         before=before,
-        after=_snapshot(profile),
+        after={**_snapshot(profile), **({"reason": note} if note else {})},
         context=context,
     )
     _notify(
@@ -927,7 +943,283 @@ def reject(
     return profile
 
 
+# -- suspension ---------------------------------------------------------------------------------
+#
+# A suspended mentor leaves the directory (it lists approved profiles only) and takes no new
+# bookings (booking.book_refusal refuses any profile that is not approved). Sessions already
+# booked stay: they are commitments to mentees, and an admin who wants them gone cancels
+# them one by one (or deactivates the account, which cancels them all with notice).
+
+ACTIONS: tuple[str, ...] = ("approve", "reject", "suspend", "reactivate")
+
+
+def available_actions(actor: User, profile: MentorProfile) -> tuple[str, ...]:
+    """The status changes `actor` may make on `profile` now, for the row's action menu."""
+    if not (actor.is_active and actor.is_admin) or profile.user_id == actor.id:
+        return ()
+    return {
+        MentorStatus.PENDING: ("approve", "reject"),
+        MentorStatus.APPROVED: ("suspend",),
+        MentorStatus.SUSPENDED: ("reactivate",),
+    }.get(profile.status, ())
+
+
+def _required_reason(raw: str | None, why: str) -> str:
+    text = clean_paragraphs(raw)
+    if not text:
+        raise ValidationFailed(field_errors={"reason": why})
+    if len(text) > REASON_MAX:
+        raise ValidationFailed(
+            field_errors={"reason": f"Use at most {REASON_MAX} characters ({len(text)} now)."}
+        )
+    return text
+
+
+def _change_status(
+    session: Session,
+    actor: User,
+    profile: MentorProfile,
+    *,
+    version: int,
+    now: dt.datetime,
+    source: MentorStatus,
+    doing: str,
+    values: Mapping[str, Any],
+) -> dict[str, Any]:
+    """Compare-and-swap `source` -> values at `version`, by an admin on someone else's
+    profile. Returns the before-snapshot; InvalidTransition names who changed it first."""
+    if not (actor.is_active and actor.is_admin):
+        raise NotAllowed(f"Only program admins can {doing} mentors.")
+    if profile.user_id == actor.id:
+        raise NotAllowed(f"You can't {doing} your own mentor profile.")
+    session.refresh(profile)
+    if profile.status != source:
+        raise _changed_first(session, profile, source)
+    if profile.version != version:
+        raise StaleVersion(
+            "This mentor's profile changed while you were looking at it. Check it again."
+        )
+    before = _snapshot(profile)
+    swapped = _swap(
+        session,
+        profile,
+        (MentorProfile.status == source, MentorProfile.version == version),
+        now,
+        **values,
+        decided_by_id=actor.id,
+        decided_at=now,
+    )
+    if not swapped:
+        if profile.status != source:
+            raise _changed_first(session, profile, source)
+        raise StaleVersion(
+            "This mentor's profile changed while you were looking at it. Check it again."
+        )
+    return before
+
+
+def _changed_first(
+    session: Session, profile: MentorProfile, expected: MentorStatus
+) -> InvalidTransition:
+    who = _decider_name(session, profile)
+    return InvalidTransition(
+        f"{profile.user.name} is {profile.status.value} now, not {expected.value}: "
+        f"{who} changed it first. Nothing was changed."
+    )
+
+
+def suspend(
+    session: Session,
+    actor: User,
+    profile: MentorProfile,
+    *,
+    version: int,
+    reason: str | None,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> MentorProfile:
+    """approved -> suspended with a reason (required, <= 1000, sent to the mentor).
+
+    The mentor leaves the directory and takes no new bookings; booked sessions stay.
+    Tells the mentor in-app and by email (mentor_suspended). ValidationFailed,
+    NotAllowed, InvalidTransition (someone changed it first), StaleVersion."""
+    text = _required_reason(
+        reason, "Give a reason: it is sent to the mentor, with what happens next."
+    )
+    before = _change_status(
+        session,
+        actor,
+        profile,
+        version=version,
+        now=now,
+        source=MentorStatus.APPROVED,
+        doing="suspend",
+        values={"status": MentorStatus.SUSPENDED, "status_reason": text},
+    )
+    audit.record(
+        session,
+        actor=actor,
+        action="mentor.suspended",
+        entity_type="mentor_profile",
+        entity_id=profile.id,
+        now=now,
+        before=before,
+        after={**_snapshot(profile), "reason": text},
+        context=context,
+    )
+    _notify(
+        session,
+        profile,
+        "mentor_suspended",
+        [profile.user_id],
+        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
+        actor=actor,
+        now=now,
+        reason=text,
+    )
+    session.flush()
+    return profile
+
+
+def reactivate(
+    session: Session,
+    actor: User,
+    profile: MentorProfile,
+    *,
+    version: int,
+    reason: str | None,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> MentorProfile:
+    """suspended -> approved with a reason (required, kept in the audit trail and sent to
+    the mentor). The mentor is listed and bookable again; their next available time is
+    recomputed. Tells the mentor (mentor_reactivated). Same errors as suspend."""
+    text = _required_reason(reason, "Give a reason: it is kept in the profile's history.")
+    before = _change_status(
+        session,
+        actor,
+        profile,
+        version=version,
+        now=now,
+        source=MentorStatus.SUSPENDED,
+        doing="reactivate",
+        values={"status": MentorStatus.APPROVED, "status_reason": None},
+    )
+    mentor_index.sync_search(profile)
+    mentor_index.refresh_availability(session, [profile], now)
+    audit.record(
+        session,
+        actor=actor,
+        action="mentor.reinstated",
+        entity_type="mentor_profile",
+        entity_id=profile.id,
+        now=now,
+        before=before,
+        after={**_snapshot(profile), "reason": text},
+        context=context,
+    )
+    _notify(
+        session,
+        profile,
+        "mentor_reactivated",
+        [profile.user_id],
+        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
+        actor=actor,
+        now=now,
+        reason=text,
+    )
+    session.flush()
+    return profile
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    approved: list[str]
+    # (name, why): someone else decided first, or the application changed meanwhile.
+    skipped: list[tuple[str, str]]
+
+
+def bulk_approve(
+    session: Session,
+    actor: User,
+    drawn: Mapping[int, int],
+    *,
+    now: dt.datetime,
+    context: RequestContext = NO_CONTEXT,
+) -> BulkResult:
+    """Approve each pending application in `drawn` (profile id -> version as drawn), each
+    its own compare-and-swap: one that someone else decided (or that changed) meanwhile
+    is skipped and reported, the others are approved. Unknown ids are skipped too."""
+    if not (actor.is_active and actor.is_admin):
+        raise NotAllowed("Only program admins can decide on mentor applications.")
+    profiles = {
+        p.id: p
+        for p in session.scalars(
+            select(MentorProfile)
+            .where(MentorProfile.id.in_(sorted(drawn)))
+            .options(selectinload(MentorProfile.user), selectinload(MentorProfile.expertise))
+        )
+    }
+    approved: list[str] = []
+    skipped: list[tuple[str, str]] = []
+    for profile_id in sorted(drawn):
+        profile = profiles.get(profile_id)
+        if profile is None:
+            skipped.append((f"#{profile_id}", "There is no such application."))
+            continue
+        try:
+            approve(session, actor, profile, version=drawn[profile_id], now=now, context=context)
+        except (InvalidTransition, StaleVersion, NotAllowed) as err:
+            skipped.append((profile.user.name, err.message))
+        else:
+            approved.append(profile.user.name)
+    return BulkResult(approved=approved, skipped=skipped)
+
+
 # -- the admin queue ----------------------------------------------------------------------------
+
+RATINGS: tuple[tuple[str, str], ...] = (
+    ("", "Any rating"),
+    ("4", "Rated 4 and up"),
+    ("3", "Rated 3 and up"),
+    ("unrated", "Not rated yet"),
+)
+# Sort keys; a leading "-" reverses. Rows without the value always come last.
+SORTS: tuple[tuple[str, str], ...] = (
+    ("name", "Name"),
+    ("submitted", "Submitted"),
+    ("approved", "Approved"),
+    ("sessions", "Sessions completed"),
+    ("rating", "Rating"),
+)
+_SORT_COLUMNS: dict[str, Any] = {
+    "name": func.lower(User.name),
+    "submitted": MentorProfile.submitted_at,
+    "approved": MentorProfile.approved_at,
+    "sessions": MentorProfile.sessions_completed,
+    "rating": MentorProfile.rating_average,
+}
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    """The table's state as typed; `normal()` keeps only values the table understands."""
+
+    status: str = "pending"
+    query: str = ""
+    expertise: str = ""
+    rating: str = ""
+    sort: str = ""
+
+    def normal(self) -> QueueFilter:
+        sort = self.sort if self.sort.lstrip("-") in _SORT_COLUMNS else ""
+        return QueueFilter(
+            status=self.status if self.status in QUEUE_FILTERS else "pending",
+            query=_one_line(self.query)[:100],
+            expertise=_one_line(self.expertise)[:80],
+            rating=self.rating if self.rating in dict(RATINGS) else "",
+            sort=sort,
+        )
 
 
 @dataclass(frozen=True)
@@ -946,10 +1238,60 @@ class QueuePage:
     pages: int
     per_page: int
     total: int
+    filter: QueueFilter = QueueFilter()
 
 
 def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _conditions(f: QueueFilter) -> list[Any]:
+    """Everything but the status: the tabs count by status under the same conditions."""
+    conditions: list[Any] = []
+    if f.query:
+        pattern = f"%{_escape_like(f.query.lower())}%"
+        conditions.append(
+            or_(
+                func.lower(User.name).like(pattern, escape="\\"),
+                func.lower(User.email).like(pattern, escape="\\"),
+            )
+        )
+    if f.expertise:
+        conditions.append(MentorProfile.expertise.any(ExpertiseTag.slug == f.expertise))
+    if f.rating == "unrated":
+        conditions.append(MentorProfile.rating_count == 0)
+    elif f.rating:
+        conditions.append(
+            MentorProfile.rating_count > 0,
+        )
+        conditions.append(MentorProfile.rating_average >= float(f.rating))
+    return conditions
+
+
+def _where(f: QueueFilter) -> list[Any]:
+    where = _conditions(f)
+    if f.status != "all":
+        where.append(MentorProfile.status == MentorStatus(f.status))
+    return where
+
+
+def _order(f: QueueFilter) -> list[Any]:
+    if f.sort:
+        column = _SORT_COLUMNS[f.sort.lstrip("-")]
+        direction = column.desc() if f.sort.startswith("-") else column.asc()
+        return [case((column.is_(None), 1), else_=0), direction, MentorProfile.id.asc()]
+    if f.status == "pending":
+        return [
+            case((MentorProfile.submitted_at.is_(None), 1), else_=0),
+            MentorProfile.submitted_at.asc(),
+            MentorProfile.id.asc(),
+        ]
+    return [
+        case((MentorProfile.decided_at.is_(None), 1), else_=0),
+        MentorProfile.decided_at.desc(),
+        MentorProfile.updated_at.desc(),
+        MentorProfile.id.desc(),
+    ]
 
 
 def review_queue(
@@ -959,24 +1301,18 @@ def review_queue(
     query: str = "",
     page: int = 1,
     per_page: int = PER_PAGE,
+    expertise: str = "",
+    rating: str = "",
+    sort: str = "",
 ) -> QueuePage:
-    """One page of mentor profiles by status (pending by default; "all") and a name or
-    email search, with the count per status (for the same search), in four queries
-    whatever the page size: counts, total, rows (with users), their expertise.
-
-    Pending applications come oldest first (first come, first reviewed); the others
-    most recently decided first."""
-    status = status if status in QUEUE_FILTERS else "pending"
-    query = _one_line(query)[:100]
-    conditions: list[Any] = []
-    if query:
-        pattern = f"%{_escape_like(query.lower())}%"
-        conditions.append(
-            or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                func.lower(User.email).like(pattern, escape="\\"),
-            )
-        )
+    """One page of mentor profiles by status (pending by default; "all"), a name or email
+    search, an expertise (tag slug) and a rating filter ("4", "3": rated at least that;
+    "unrated"), sorted by `sort` (SORTS, "-" for descending) or by default pending oldest
+    first (first come, first reviewed) and the others most recently decided first.
+    Counts per status under the same search and filters. Four queries whatever the page
+    size: counts, rows (with users), their expertise."""
+    f = QueueFilter(status, query, expertise, rating, sort).normal()
+    conditions = _conditions(f)
     counted = session.execute(
         select(MentorProfile.status, func.count())
         .join(User, User.id == MentorProfile.user_id)
@@ -989,44 +1325,91 @@ def review_queue(
         if key in counts:
             counts[key] = int(n)
         counts["all"] += int(n)
-    where = list(conditions)
-    if status != "all":
-        where.append(MentorProfile.status == MentorStatus(status))
-    total = counts[status]
+    total = counts[f.status]
     pages = max(1, math.ceil(total / per_page))
     page = min(max(1, page), pages)
-    if status == "pending":
-        order: list[Any] = [
-            case((MentorProfile.submitted_at.is_(None), 1), else_=0),
-            MentorProfile.submitted_at.asc(),
-            MentorProfile.id.asc(),
-        ]
-    else:
-        order = [
-            case((MentorProfile.decided_at.is_(None), 1), else_=0),
-            MentorProfile.decided_at.desc(),
-            MentorProfile.updated_at.desc(),
-            MentorProfile.id.desc(),
-        ]
     results = session.execute(
         select(MentorProfile, User)
         .join(User, User.id == MentorProfile.user_id)
-        .where(*where)
+        .where(*_where(f))
         .options(selectinload(MentorProfile.expertise))
-        .order_by(*order)
+        .order_by(*_order(f))
         .limit(per_page)
         .offset((page - 1) * per_page)
     ).all()
     return QueuePage(
         rows=[QueueRow(profile=p, user=u) for p, u in results],
-        status=status,
-        query=query,
+        status=f.status,
+        query=f.query,
         counts=counts,
         page=page,
         pages=pages,
         per_page=per_page,
         total=total,
+        filter=f,
     )
+
+
+EXPORT_HEADER = (
+    "name",
+    "email",
+    "status",
+    "headline",
+    "expertise",
+    "submitted_at_utc",
+    "approved_at_utc",
+    "sessions_completed",
+    "rating_average",
+    "rating_count",
+    "status_reason",
+)
+EXPORT_CHUNK = 500
+
+
+def export_rows(session: Session, f: QueueFilter) -> Iterable[list[str]]:
+    """The header, then every profile the table shows for `f` (all pages, same order), as
+    plain strings (UTC ISO times), fetched EXPORT_CHUNK rows at a time so that a large
+    export streams. Formula escaping is the writer's job."""
+    f = f.normal()
+    yield list(EXPORT_HEADER)
+    offset = 0
+    while True:
+        chunk = session.execute(
+            select(MentorProfile, User)
+            .join(User, User.id == MentorProfile.user_id)
+            .where(*_where(f))
+            .options(selectinload(MentorProfile.expertise))
+            .order_by(*_order(f))
+            .limit(EXPORT_CHUNK)
+            .offset(offset)
+        ).all()
+        for profile, user in chunk:
+            yield [
+                user.name,
+                user.email,
+                profile.status.value,
+                profile.headline or "",
+                "; ".join(tag.name for tag in profile.expertise),
+                _iso(profile.submitted_at) or "",
+                _iso(profile.approved_at) or "",
+                str(profile.sessions_completed),
+                f"{profile.rating_average:.2f}" if profile.rating_average is not None else "",
+                str(profile.rating_count),
+                profile.status_reason or "",
+            ]
+        if len(chunk) < EXPORT_CHUNK:
+            return
+        offset += EXPORT_CHUNK
+
+
+def expertise_options(session: Session) -> list[tuple[str, str]]:
+    """(slug, name) of every expertise area, for the filter (one query)."""
+    return [
+        (slug, name)
+        for slug, name in session.execute(
+            select(ExpertiseTag.slug, ExpertiseTag.name).order_by(ExpertiseTag.name)
+        )
+    ]
 
 
 def load_for_review(session: Session, profile_id: int) -> MentorProfile:

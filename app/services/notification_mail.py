@@ -82,6 +82,8 @@ KIND_LABELS = {
     "mentor_approved": "Mentor approved",
     "mentor_rejected": "Mentor application declined",
     "mentor_application_submitted": "Mentor application",
+    "mentor_suspended": "Mentor profile suspended",
+    "mentor_reactivated": "Mentor profile reactivated",
 }
 
 
@@ -628,7 +630,13 @@ def content_for(
             footer=footer,
         )
 
-    if kind in ("mentor_approved", "mentor_rejected", "mentor_application_submitted"):
+    if kind in (
+        "mentor_approved",
+        "mentor_rejected",
+        "mentor_application_submitted",
+        "mentor_suspended",
+        "mentor_reactivated",
+    ):
         return _application_content(f, settings)
 
     # Any other kind: still a sensible mail, from whatever the payload says.
@@ -701,6 +709,41 @@ def _application_content(f: _Facts, settings: ComposeSettings) -> Content:
             action_label="Review and apply again",
             action_url=base + APPLY_PATH,
             footer=f"You get this email because you applied to mentor on {product}.",
+        )
+    if f.kind == "mentor_suspended":
+        return Content(
+            subject=f"Your {product} mentor profile is suspended",
+            preheader="Mentees can't find or book you for now; booked sessions stay.",
+            headline="Your mentor profile is suspended",
+            paragraphs=(
+                f"The {product} program team suspended your mentor profile. While it is "
+                "suspended, mentees can't find you in the directory or book new sessions "
+                "with you.",
+                "Sessions that are already booked stay as they are: please keep them, or "
+                "cancel them from your Sessions page with a word for your mentee. The reason "
+                "from the program team is below; reply to them if you want to talk about it.",
+            ),
+            reason_label="Reason from the program team",
+            reason=f.reason or "No reason was given.",
+            action_label=f"Open {product}",
+            action_url=settings.home_url,
+            footer=f"You get this email because you mentor on {product}.",
+        )
+    if f.kind == "mentor_reactivated":
+        return Content(
+            subject=f"Your {product} mentor profile is active again",
+            preheader="Mentees can find and book you again.",
+            headline="Your mentor profile is active again",
+            paragraphs=(
+                f"The {product} program team reactivated your mentor profile: you're listed "
+                "in the directory again and mentees can book you.",
+                "Check that the weekly hours on your Schedule tab are still right.",
+            ),
+            reason_label="Note from the program team" if f.reason else None,
+            reason=f.reason,
+            action_label="Check your hours",
+            action_url=base + SCHEDULE_PATH,
+            footer=f"You get this email because you mentor on {product}.",
         )
     applicant = str(f.payload.get("applicant_name") or "Someone")
     profile_id = f.payload.get("profile_id")

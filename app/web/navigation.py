@@ -62,6 +62,7 @@ ADMIN = NavSection(
     (
         NavItem("Overview", "admin.overview"),
         NavItem("Mentors", "admin_mentors.index"),
+        NavItem("Members", "admin_members.index"),
         NavItem("Sessions", "admin_sessions.index"),
         NavItem("Progress", "progress.all_mentees"),
         NavItem("Audit trail", "admin_audit.index"),

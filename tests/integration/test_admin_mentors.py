@@ -395,3 +395,237 @@ def test_admins_deciding_at_once_exactly_one_wins(engine, now):
             cleanup.execute(delete(ExpertiseTag).where(ExpertiseTag.slug == f"race-{tag}"))
             cleanup.execute(delete(User).where(User.id.in_([*admin_ids, applicant_id])))
             cleanup.commit()
+
+
+# -- the table (issue 7): filters, sorts, row actions, bulk approve, CSV export ----------------
+
+URL = "/admin/mentorship/mentors"
+
+
+def _profile(db_session, user):
+    return db_session.scalar(select(MentorProfile).where(MentorProfile.user_id == user.id))
+
+
+def test_filter_by_expertise_and_rating(client_for, people, factories, apply_as, tags):
+    apply_as(factories, "Dana Data")
+    admin = client_for("admin")
+    by_tag = admin.get(f"{URL}?status=all&expertise={tags[0].slug}").get_data(as_text=True)
+    assert "Dana Data" in by_tag and "Maya Mentor" not in by_tag
+    # Nobody is rated yet: "rated 4 and up" matches none, "not rated yet" matches all.
+    rated = admin.get(f"{URL}?status=all&rating=4").get_data(as_text=True)
+    assert "No matches" in rated and "Nobody has been rated yet." in rated
+    unrated = admin.get(f"{URL}?status=all&rating=unrated").get_data(as_text=True)
+    assert "Dana Data" in unrated and "Maya Mentor" in unrated
+    # Unknown values fall back to the defaults instead of failing.
+    assert admin.get(f"{URL}?rating=9&sort=bogus&expertise=nope").status_code == 200
+
+
+def test_sortable_headers(client_for, people, factories, apply_as):
+    apply_as(factories, "Zed Zulu")
+    apply_as(factories, "Abe Alpha")
+    admin = client_for("admin")
+    up = admin.get(f"{URL}?sort=name").get_data(as_text=True)
+    assert up.index("Abe Alpha") < up.index("Pat Pending") < up.index("Zed Zulu")
+    assert 'aria-sort="ascending"' in up and "sort=-name" in up
+    down = admin.get(f"{URL}?sort=-name").get_data(as_text=True)
+    assert down.index("Zed Zulu") < down.index("Abe Alpha")
+
+
+def test_table_runs_a_fixed_number_of_queries_with_filters(
+    client_for, people, factories, apply_as, tags
+):
+    admin = client_for("admin")
+    url = f"{URL}?status=all&sort=-sessions&expertise={tags[0].slug}&rating=unrated"
+    with counted(db.engine) as few:
+        assert admin.get(url).status_code == 200
+    for i in range(6):
+        apply_as(factories, f"Person{i} Number", email=f"person{i}@example.org")
+    with counted(db.engine) as many:
+        assert admin.get(url).status_code == 200
+    assert len(many) == len(few)
+
+
+def test_suspend_from_the_row_menu_needs_a_reason(client_for, people, db_session, no_csrf):
+    profile = _profile(db_session, people.mentor)
+    admin = client_for("admin")
+    data = {"action": "suspend", "version": profile.version, "status": "approved", "reason": " "}
+    response = admin.post(f"{URL}/{profile.id}/act", data=data, headers={"HX-Request": "true"})
+    assert response.status_code == 422
+    assert response.headers["X-MentorHub-Swap"] == "true"
+    html = response.get_data(as_text=True)
+    assert html.lstrip().startswith('<div id="mentor-queue"')
+    assert f'id="reason-{profile.id}-suspend"' in html and "Give a reason" in html
+    db_session.refresh(profile)
+    assert profile.status == MentorStatus.APPROVED
+
+
+def test_suspend_and_reactivate_from_the_table(client_for, people, db_session, no_csrf):
+    profile = _profile(db_session, people.mentor)
+    admin = client_for("admin")
+    data = {
+        "action": "suspend",
+        "version": profile.version,
+        "status": "approved",
+        "reason": "Several no-shows this month.",
+    }
+    response = admin.post(f"{URL}/{profile.id}/act", data=data)
+    assert response.status_code == 303 and "status=approved" in response.headers["Location"]
+    db_session.refresh(profile)
+    assert profile.status == MentorStatus.SUSPENDED
+    assert profile.status_reason == "Several no-shows this month."
+    kinds = db_session.scalars(
+        select(Notification.channel).where(
+            Notification.kind == "mentor_suspended", Notification.user_id == people.mentor.id
+        )
+    ).all()
+    assert sorted(c.value for c in kinds) == ["email", "in_app"]
+    # The directory lists approved mentors only, and booking refuses the suspended one.
+    assert "Maya Mentor" not in client_for("mentee").get("/mentor-hub/mentors").get_data(
+        as_text=True
+    )
+    from app.services.booking import book_refusal
+
+    assert book_refusal(people.mentee, profile) is not None
+
+    data = {"action": "reactivate", "version": profile.version, "reason": "Talked it through."}
+    response = admin.post(f"{URL}/{profile.id}/act", data=data, headers={"HX-Request": "true"})
+    assert response.status_code == 200
+    assert "is active again" in response.get_data(as_text=True)
+    db_session.refresh(profile)
+    assert profile.status == MentorStatus.APPROVED and profile.status_reason is None
+    history = apps.decision_history(db_session, profile.id)
+    assert [h.action for h in history[:2]] == ["mentor.reinstated", "mentor.suspended"]
+
+
+def test_a_row_action_loses_to_the_admin_who_acted_first(
+    client_for, people, factories, db_session, no_csrf, now
+):
+    profile = _profile(db_session, people.mentor)
+    drawn = profile.version
+    other = factories.admin(email="second@example.org", name="Sam Second")
+    apps.suspend(db_session, other, profile, version=drawn, reason="First.", now=now)
+    db_session.commit()
+    response = client_for("admin").post(
+        f"{URL}/{profile.id}/act",
+        data={"action": "suspend", "version": drawn, "reason": "Second."},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 409
+    assert "Sam Second changed it first" in response.get_data(as_text=True)
+    db_session.refresh(profile)
+    assert profile.status_reason == "First."
+
+
+def test_bulk_approve_reports_the_skipped(
+    client_for, people, factories, apply_as, db_session, no_csrf, now
+):
+    one = apply_as(factories, "Una One")
+    two = apply_as(factories, "Tom Two")
+    other = factories.admin(email="second@example.org", name="Sam Second")
+    drawn_two = two.version
+    apps.reject(db_session, other, two, version=drawn_two, reason="Not yet.", now=now)
+    db_session.commit()
+    response = client_for("admin").post(
+        f"{URL}/bulk-approve",
+        data={"pick": [f"{one.id}:{one.version}", f"{two.id}:{drawn_two}"]},
+        headers={"HX-Request": "true"},
+    )
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert "Approved 1 application: Una One." in html
+    assert (
+        "Skipped 1" in html
+        and "Tom Two: This application was already rejected by Sam Second." in html
+    )
+    db_session.refresh(one)
+    db_session.refresh(two)
+    assert one.status == MentorStatus.APPROVED and two.status == MentorStatus.REJECTED
+
+
+def test_bulk_approve_with_nothing_ticked(client_for, people, no_csrf):
+    response = client_for("admin").post(f"{URL}/bulk-approve", data={})
+    assert response.status_code == 422
+    assert "Tick the applications" in response.get_data(as_text=True)
+
+
+def test_csv_export_matches_an_independent_count(
+    client_for, people, factories, apply_as, tags, db_session
+):
+    from sqlalchemy import text
+
+    apply_as(factories, "=Eve Formula")
+    apply_as(factories, "Dana Data")
+    admin = client_for("admin")
+    for query, status, where in (
+        ("status=all", "all", "1 = 1"),
+        ("", "pending", "status = 'pending'"),
+        ("status=approved", "approved", "status = 'approved'"),
+    ):
+        response = admin.get(f"{URL}/export.csv?{query}")
+        assert response.status_code == 200 and response.mimetype == "text/csv"
+        assert f"mentors-{status}-" in response.headers["Content-Disposition"]
+        lines = response.get_data(as_text=True).splitlines()
+        expected = db_session.execute(
+            text(f"SELECT count(*) FROM mentor_profiles WHERE {where}")
+        ).scalar()
+        assert len(lines) - 1 == expected
+    tagged = admin.get(f"{URL}/export.csv?status=all&expertise={tags[1].slug}")
+    rows = tagged.get_data(as_text=True).splitlines()
+    expected = db_session.execute(
+        text("SELECT count(*) FROM mentor_expertise WHERE tag_id = :t"),
+        {"t": tags[1].id},
+    ).scalar()
+    assert len(rows) - 1 == expected == 2
+    assert any(row.startswith("'=Eve Formula") for row in rows)  # formula-safe
+
+
+def test_new_table_routes_are_for_admins_only(client_for, people, db_session, no_csrf):
+    profile = _profile(db_session, people.mentor)
+    for role in ("mentee", "mentor", "pending_mentor"):
+        c = client_for(role)
+        assert c.get(f"{URL}/export.csv").status_code == 403
+        data = {"action": "suspend", "version": profile.version, "reason": "x"}
+        assert c.post(f"{URL}/{profile.id}/act", data=data).status_code == 403
+        assert c.post(f"{URL}/bulk-approve", data={"pick": "1:1"}).status_code == 403
+    db_session.refresh(profile)
+    assert profile.status == MentorStatus.APPROVED
+
+
+def test_the_suspension_email_gives_the_reason(app, people, db_session, now):
+    from app.services import inbox, notification_mail
+
+    profile = _profile(db_session, people.mentor)
+    apps.suspend(
+        db_session, people.admin, profile, version=profile.version, reason="Paused.", now=now
+    )
+    db_session.flush()
+    row = db_session.scalar(
+        select(Notification).where(
+            Notification.kind == "mentor_suspended",
+            Notification.channel == NotificationChannel.EMAIL,
+        )
+    )
+    settings = notification_mail.ComposeSettings(
+        base_url="http://mentorhub.test",
+        sender="MentorHub <no-reply@mentorhub.test>",
+        render=notification_mail.template_renderer(),
+    )
+    mail = notification_mail.compose(row, profile.user, None, settings=settings, now=now)
+    assert mail.subject == "Your MentorHub mentor profile is suspended"
+    assert "Paused." in mail.text and "already booked stay" in mail.text
+    assert "is suspended" in inbox.sentence(row.kind, row.payload, "UTC")
+    assert "active again" in inbox.sentence("mentor_reactivated", row.payload, "UTC")
+
+
+def test_approve_from_the_row_menu_keeps_the_note_in_the_history(
+    client_for, people, factories, apply_as, db_session, no_csrf
+):
+    profile = apply_as(factories, "Nora Note")
+    response = client_for("admin").post(
+        f"{URL}/{profile.id}/act",
+        data={"action": "approve", "version": profile.version, "reason": "Strong references."},
+    )
+    assert response.status_code == 303
+    db_session.refresh(profile)
+    assert profile.status == MentorStatus.APPROVED
+    assert apps.decision_history(db_session, profile.id)[0].reason == "Strong references."

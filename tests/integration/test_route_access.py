@@ -75,6 +75,16 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     # an empty reject form is refused first (422).
     "admin_mentors.approve": (ADMIN, {"POST": 409}),
     "admin_mentors.reject": (ADMIN, {"POST": 422}),
+    "admin_mentors.export": (ADMIN, {"GET": 200}),
+    "admin_mentors.act": (ADMIN, {"POST": 422}),
+    "admin_mentors.bulk_approve": (ADMIN, {"POST": 422}),
+    # The walk's user is the mentee: an empty form is refused (422), and making them an
+    # admin or reactivating them without saying so is a conflict with their state (409).
+    "admin_members.index": (ADMIN, {"GET": 200}),
+    "admin_members.import_csv": (ADMIN, {"POST": 422}),
+    "admin_members.set_admin": (ADMIN, {"POST": 409}),
+    "admin_members.deactivate": (ADMIN, {"POST": 422}),
+    "admin_members.reactivate": (ADMIN, {"POST": 409}),
     # Booking 1 does not exist in the walk: every allowed role gets 404.
     "mentor.session_detail": (SIGNED_IN, {"GET": 404}),
     "mentor.reschedule_picker": (SIGNED_IN, {"GET": 404}),
@@ -156,6 +166,8 @@ def _url(rule, people) -> str:
             values[arg] = 1
         elif arg == "token":
             values[arg] = "not-a-real-token"
+        elif arg == "user_id":
+            values[arg] = people.mentee.id
         elif arg == "mentee_id":
             values[arg] = people.mentee.id
         elif arg == "search_id":

@@ -174,3 +174,61 @@ def test_create_admin_rejects_an_invalid_email(db_session, now):
         create_admin(db_session, "not an email", now=now)
     assert "email" in failure.value.field_errors
     assert user_count(db_session) == 0
+
+
+# -- admin rights and deactivation (issue 7) ---------------------------------------------------
+
+
+def test_the_last_admin_is_never_revoked(db_session, factories, now):
+    from app.services.errors import InvalidTransition, NotAllowed
+    from app.services.members import set_admin
+
+    first = factories.admin(email="first@example.org")
+    second = factories.admin(email="second@example.org")
+    for other in db_session.scalars(select(User).where(User.is_admin.is_(True))).all():
+        if other.id not in (first.id, second.id):
+            other.is_admin = False
+    with pytest.raises(NotAllowed):
+        set_admin(db_session, first, first, admin=False, now=now)
+    set_admin(db_session, first, second, admin=False, now=now)
+    assert not second.is_admin
+    # Revoking again is a lost race, not a second change.
+    third = factories.admin(email="third@example.org")
+    set_admin(db_session, third, first, admin=False, now=now)
+    with pytest.raises(InvalidTransition):
+        set_admin(db_session, third, first, admin=False, now=now)
+    # Two admins revoking each other at once: the second to run finds the other's change
+    # (simulated by revoking `third` behind the session's back) and refuses to leave none.
+    from sqlalchemy import update
+
+    set_admin(db_session, third, second, admin=True, now=now)
+    db_session.execute(
+        update(User)
+        .where(User.id == third.id)
+        .values(is_admin=False)
+        .execution_options(synchronize_session=False)
+    )
+    with pytest.raises(InvalidTransition, match="last admin"):
+        set_admin(db_session, third, second, admin=False, now=now)
+    assert second.is_admin
+
+
+def test_deactivate_rules(db_session, factories, now):
+    from app.services.errors import InvalidTransition, NotAllowed
+    from app.services.members import deactivate, reactivate
+
+    admin = factories.admin(email="boss@example.org")
+    member = factories.user(email="member@example.org")
+    with pytest.raises(ValidationFailed):
+        deactivate(db_session, admin, member, reason="", now=now)
+    with pytest.raises(NotAllowed):
+        deactivate(db_session, admin, admin, reason="Me.", now=now)
+    with pytest.raises(NotAllowed):
+        deactivate(db_session, member, admin, reason="Coup.", now=now)
+    result = deactivate(db_session, admin, member, reason="Spam.", now=now)
+    assert result.cancelled == 0 and not member.is_active and member.session_version == 2
+    with pytest.raises(InvalidTransition):
+        deactivate(db_session, admin, member, reason="Again.", now=now)
+    reactivate(db_session, admin, member, now=now)
+    assert member.is_active
+    assert audit_actions(db_session)[-2:] == ["user.deactivated", "user.reactivated"]

@@ -421,3 +421,89 @@ def test_profile_row_is_one_per_user(db_session, factories, tags, now):
     apps.save_about(db_session, user, about(tags), now=now)
     count = db_session.scalars(select(MentorProfile).where(MentorProfile.user_id == user.id))
     assert len(count.all()) == 1
+
+
+# -- suspension, reactivation, bulk approval (issue 7) -----------------------------------------
+
+
+def approved_profile(db_session, factories, tags, now):
+    admin = factories.admin()
+    user = factories.user()
+    profile = submitted(db_session, user, tags, now)
+    apps.approve(db_session, admin, profile, version=profile.version, now=now)
+    return admin, profile
+
+
+def test_suspend_needs_a_reason_and_only_from_approved(db_session, factories, tags, now):
+    admin, profile = approved_profile(db_session, factories, tags, now)
+    with pytest.raises(ValidationFailed) as failure:
+        apps.suspend(db_session, admin, profile, version=profile.version, reason=" ", now=now)
+    assert "reason" in field_errors(failure)
+    apps.suspend(db_session, admin, profile, version=profile.version, reason="Paused.", now=now)
+    assert profile.status == MentorStatus.SUSPENDED and profile.status_reason == "Paused."
+    with pytest.raises(InvalidTransition):
+        apps.suspend(db_session, admin, profile, version=profile.version, reason="Again", now=now)
+    event = db_session.scalar(select(AuditEvent).where(AuditEvent.action == "mentor.suspended"))
+    assert event.after["reason"] == "Paused."
+    told = db_session.scalars(
+        select(Notification.channel).where(Notification.kind == "mentor_suspended")
+    ).all()
+    assert sorted(c.value for c in told) == ["email", "in_app"]
+
+
+def test_reactivate_needs_a_reason_and_refreshes_availability(db_session, factories, tags, now):
+    admin, profile = approved_profile(db_session, factories, tags, now)
+    apps.suspend(db_session, admin, profile, version=profile.version, reason="Paused.", now=now)
+    with pytest.raises(ValidationFailed):
+        apps.reactivate(db_session, admin, profile, version=profile.version, reason="", now=now)
+    apps.reactivate(db_session, admin, profile, version=profile.version, reason="Back.", now=now)
+    assert profile.status == MentorStatus.APPROVED and profile.status_reason is None
+    assert profile.availability_recheck_at is not None
+    assert db_session.scalar(
+        select(Notification.id).where(Notification.kind == "mentor_reactivated")
+    )
+
+
+def test_suspend_is_a_compare_and_swap(db_session, factories, tags, now):
+    admin, profile = approved_profile(db_session, factories, tags, now)
+    drawn = profile.version
+    apps.suspend(db_session, admin, profile, version=drawn, reason="First.", now=now)
+    other = factories.admin(name="Second Admin")
+    with pytest.raises(InvalidTransition) as failure:
+        apps.suspend(db_session, other, profile, version=drawn, reason="Second.", now=now)
+    assert "changed it first" in failure.value.message
+    apps.reactivate(db_session, admin, profile, version=profile.version, reason="Ok.", now=now)
+    with pytest.raises(StaleVersion):
+        apps.suspend(db_session, other, profile, version=drawn, reason="Old page.", now=now)
+
+
+def test_no_one_suspends_their_own_profile_and_only_admins(db_session, factories, tags, now):
+    admin, profile = approved_profile(db_session, factories, tags, now)
+    with pytest.raises(NotAllowed):
+        apps.suspend(
+            db_session, profile.user, profile, version=profile.version, reason="x", now=now
+        )
+    assert apps.available_actions(admin, profile) == ("suspend",)
+    assert apps.available_actions(profile.user, profile) == ()
+
+
+def test_bulk_approve_skips_what_someone_else_decided(db_session, factories, tags, now):
+    admin = factories.admin()
+    first = submitted(db_session, factories.user(name="First Person"), tags, now)
+    second = submitted(db_session, factories.user(name="Second Person"), tags, now)
+    drawn = {first.id: first.version, second.id: second.version, 999999: 1}
+    apps.reject(
+        db_session, factories.admin(), second, version=second.version, reason="No.", now=now
+    )
+    result = apps.bulk_approve(db_session, admin, drawn, now=now)
+    assert result.approved == ["First Person"]
+    assert [name for name, _ in result.skipped] == ["Second Person", "#999999"]
+    assert first.status == MentorStatus.APPROVED and second.status == MentorStatus.REJECTED
+
+
+def test_rating_filters_match_none_while_nobody_is_rated(db_session, factories, tags, now):
+    submitted(db_session, factories.user(), tags, now)
+    assert apps.review_queue(db_session, status="all", rating="4").total == 0
+    assert apps.review_queue(db_session, status="all", rating="unrated").total >= 1
+    rows = list(apps.export_rows(db_session, apps.QueueFilter(status="all", rating="3")))
+    assert rows == [list(apps.EXPORT_HEADER)]
