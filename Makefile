@@ -89,6 +89,7 @@ bench: install-dev
 	$(BIN)/python scripts/bench_outbox.py
 	$(BIN)/python scripts/bench_directory.py
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/python scripts/bench_directory.py --database-url "$$TEST_DATABASE_URL"; fi
+	@if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/python scripts/bench_admin.py --database-url "$$TEST_DATABASE_URL"; fi
 
 assets:
 	npm ci

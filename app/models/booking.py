@@ -68,6 +68,18 @@ class Booking(Base):
         Index("ix_bookings_mentor_starts", "mentor_id", "starts_at"),
         Index("ix_bookings_mentee_starts", "mentee_id", "starts_at"),
         Index("ix_bookings_status_starts", "status", "starts_at"),
+        # The admin overview and reports count a period's sessions from the index alone
+        # (migration 0010).
+        Index(
+            "ix_bookings_period",
+            "starts_at",
+            "status",
+            "ends_at",
+            "mentee_id",
+            "mentor_id",
+            "late_cancellation",
+            "id",
+        ),
         _no_overlap("mentor_id"),
         _no_overlap("mentee_id"),
     )
@@ -122,6 +134,9 @@ class Attendance(Base):
     __table_args__ = (
         UniqueConstraint("booking_id", "participant_id"),
         CheckConstraint("minutes >= 0", name="minutes_non_negative"),
+        Index(
+            "ix_attendance_booking_outcome", "booking_id", "participant_id", "outcome", "minutes"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -2,20 +2,29 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Integer, and_, case, func, literal, or_, select, union_all
 from sqlalchemy.orm import Session
 
+from app.db import UTCDateTime
 from app.models import (
+    Attendance,
+    AttendanceOutcome,
     Booking,
     BookingStatus,
     ExpertiseTag,
     MentorProfile,
     MentorStatus,
+    Notification,
+    NotificationChannel,
+    NotificationStatus,
     User,
     mentor_expertise,
 )
+from app.services.periods import Bucket, Period, buckets
 
 
 @dataclass(frozen=True)
@@ -89,3 +98,363 @@ def admin_overview(session: Session) -> AdminOverview:
     ):
         sessions[booking_status.value] = int(count)
     return AdminOverview(int(members or 0), int(admins or 0), mentors, sessions)
+
+
+# -- the admin overview for a period (issue 7) ----------------------------------------------------
+#
+# Definitions (also in the page's help text and docs/ADMINS.md):
+# * sessions this period: sessions whose start falls in the period (admin's time zone);
+# * completion rate: completed / (completed + no_show + cancelled + declined), among the period's
+#   sessions that are over (ended before now);
+# * attendance rate: attended-or-late / all attendance records of the mentee in the period's
+#   sessions; no-show rate: no-show records / all those records;
+# * late cancellations: the period's sessions with bookings.late_cancellation set;
+# * active mentees: people with a session starting in the period that was not declined or
+#   cancelled;
+# * average rating: rating_average weighted by rating_count over approved mentors;
+# * demand: the period's sessions (every status: a declined request is demand too), counted for
+#   each expertise of the session's mentor; supply: approved mentors per expertise.
+# Every figure is one aggregate query (or part of one): a fixed number of queries whatever the
+# data size, and no rows are loaded into Python.
+
+OVER_STATUSES = (
+    BookingStatus.COMPLETED,
+    BookingStatus.NO_SHOW,
+    BookingStatus.CANCELLED,
+    BookingStatus.DECLINED,
+)
+UNCONFIRMED_AFTER = dt.timedelta(hours=24)
+AVAILABILITY_HORIZON = dt.timedelta(days=14)
+
+
+@dataclass(frozen=True)
+class Rate:
+    numerator: int
+    denominator: int
+
+    @property
+    def percent(self) -> float | None:
+        if not self.denominator:
+            return None
+        return 100.0 * self.numerator / self.denominator
+
+    def display(self) -> str:
+        value = self.percent
+        return "—" if value is None else f"{value:.1f}%"
+
+
+@dataclass(frozen=True)
+class Attention:
+    pending_applications: int
+    unconfirmed_requests: int  # requested more than 24 h ago and still not answered
+    attendance_missing: int  # confirmed sessions that have ended with nothing recorded
+    dead_mail: int
+    mentors_without_availability: int
+
+    @property
+    def total(self) -> int:
+        return (
+            self.pending_applications
+            + self.unconfirmed_requests
+            + self.attendance_missing
+            + self.dead_mail
+            + self.mentors_without_availability
+        )
+
+
+@dataclass(frozen=True)
+class ExpertiseBalance:
+    name: str
+    demand: int
+    supply: int
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    label: str
+    values: dict[str, int]
+
+
+@dataclass(frozen=True)
+class PeriodOverview:
+    period: Period
+    approved_mentors: int
+    pending_mentors: int
+    active_mentees: int
+    sessions_by_status: dict[str, int]
+    sessions_total: int
+    completion: Rate
+    attendance: Rate
+    no_show: Rate
+    late_cancellations: int
+    rating_average: float | None  # None: no ratings yet
+    rating_count: int
+    mail: dict[str, int]  # pending, failed, dead (email only)
+    attention: Attention
+    sessions_series: list[SeriesPoint]  # per bucket: one value per booking status
+    attendance_series: list[SeriesPoint]  # per bucket: attended, late, no_show, rate (per mille)
+    expertise: list[ExpertiseBalance]
+    growth_series: list[SeriesPoint]  # per bucket end: mentors, members (cumulative)
+
+
+def bucket_index(moment: Any, items: list[Bucket]) -> Any:
+    """SQL for the bucket a moment falls in: -1 before the first, len(items) after the last.
+    A CASE over the sorted boundaries, so a single scan of the period's rows fills every
+    bucket (a join against a table of buckets made PostgreSQL loop over them)."""
+    whens: list[tuple[Any, Any]] = [(moment < literal(items[0].starts_at, UTCDateTime()), -1)]
+    whens += [
+        (moment < literal(b.ends_at, UTCDateTime()), literal(n, Integer))
+        for n, b in enumerate(items)
+    ]
+    return case(*whens, else_=len(items))
+
+
+def _in_period(period: Period) -> Any:
+    return and_(Booking.starts_at >= period.starts_at, Booking.starts_at < period.ends_at)
+
+
+def _count_if(condition: Any) -> Any:
+    # sum(CASE ...) rather than FILTER: the same SQL on SQLite and PostgreSQL.
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+def period_overview(session: Session, period: Period, *, now: dt.datetime) -> PeriodOverview:
+    """Everything the admin overview shows for `period`, in eight aggregate queries."""
+    approved = MentorProfile.status == MentorStatus.APPROVED
+    # 1. mentors: statuses, weighted rating, no availability in the next two weeks.
+    mentor_row = session.execute(
+        select(
+            _count_if(approved),
+            _count_if(MentorProfile.status == MentorStatus.PENDING),
+            func.sum(
+                case(
+                    (
+                        and_(
+                            approved,
+                            MentorProfile.rating_count > 0,
+                            MentorProfile.rating_average.is_not(None),
+                        ),
+                        MentorProfile.rating_average * MentorProfile.rating_count,
+                    ),
+                    else_=0,
+                )
+            ),
+            func.coalesce(
+                func.sum(
+                    case(
+                        (
+                            and_(
+                                approved,
+                                MentorProfile.rating_count > 0,
+                                MentorProfile.rating_average.is_not(None),
+                            ),
+                            MentorProfile.rating_count,
+                        ),
+                        else_=0,
+                    )
+                ),
+                0,
+            ),
+            _count_if(
+                and_(
+                    approved,
+                    or_(
+                        MentorProfile.next_available_at.is_(None),
+                        MentorProfile.next_available_at > now + AVAILABILITY_HORIZON,
+                    ),
+                )
+            ),
+        )
+    ).one()
+    approved_count, pending_count, rating_sum, rating_count, unavailable = mentor_row
+    rating_count = int(rating_count or 0)
+    rating_average = float(rating_sum) / rating_count if rating_count else None
+
+    # 2. active mentees.
+    active_mentees = session.scalar(
+        select(func.count(func.distinct(Booking.mentee_id))).where(
+            _in_period(period),
+            Booking.status.not_in([BookingStatus.DECLINED, BookingStatus.CANCELLED]),
+        )
+    )
+
+    # 3. mail health (email only: in-app notifications are never "sent").
+    mail = {"pending": 0, "failed": 0, "dead": 0}
+    for status, count in session.execute(
+        select(Notification.status, func.count())
+        .where(
+            Notification.channel == NotificationChannel.EMAIL,
+            Notification.status.in_(
+                [NotificationStatus.PENDING, NotificationStatus.FAILED, NotificationStatus.DEAD]
+            ),
+        )
+        .group_by(Notification.status)
+    ):
+        mail[NotificationStatus(status).value] = int(count)
+
+    # 4. needs attention, whatever the period: the open sessions that wait for someone.
+    open_row = session.execute(
+        select(
+            _count_if(
+                and_(
+                    Booking.status == BookingStatus.REQUESTED,
+                    Booking.created_at <= now - UNCONFIRMED_AFTER,
+                )
+            ),
+            _count_if(and_(Booking.status == BookingStatus.CONFIRMED, Booking.ends_at <= now)),
+        ).where(Booking.status.in_([BookingStatus.REQUESTED, BookingStatus.CONFIRMED]))
+    ).one()
+    attention = Attention(
+        pending_applications=int(pending_count or 0),
+        unconfirmed_requests=int(open_row[0] or 0),
+        attendance_missing=int(open_row[1] or 0),
+        dead_mail=mail["dead"],
+        mentors_without_availability=int(unavailable or 0),
+    )
+
+    steps = buckets(period)
+
+    # 5. the period's sessions per step and status (with the ended ones and the late
+    # cancellations): the period's totals are the sums, since the steps cover it exactly once.
+    per_bucket: list[dict[str, int]] = [
+        dict.fromkeys([s.value for s in BookingStatus], 0) for _ in steps
+    ]
+    sessions_by_status = dict.fromkeys([s.value for s in BookingStatus], 0)
+    over_by_status = dict.fromkeys([s.value for s in BookingStatus], 0)
+    late = 0
+    session_step = bucket_index(Booking.starts_at, steps).label("step")
+    for index, status, count, over, late_count in session.execute(
+        select(
+            session_step,
+            Booking.status,
+            func.count(),
+            _count_if(Booking.ends_at <= now),
+            _count_if(Booking.late_cancellation.is_(True)),
+        )
+        .where(_in_period(period))
+        .group_by(session_step, Booking.status)
+    ):
+        key = BookingStatus(status).value
+        if 0 <= index < len(steps):
+            per_bucket[int(index)][key] = int(count)
+        sessions_by_status[key] += int(count)
+        over_by_status[key] += int(over)
+        late += int(late_count)
+    completion = Rate(
+        over_by_status["completed"], sum(over_by_status[s.value] for s in OVER_STATUSES)
+    )
+    sessions_series = [SeriesPoint(b.label, v) for b, v in zip(steps, per_bucket, strict=True)]
+
+    # 6. the mentee's attendance records per step; the rates are their sums.
+    att_bucket: list[dict[str, int]] = [
+        dict.fromkeys([o.value for o in AttendanceOutcome], 0) for _ in steps
+    ]
+    attendance_step = bucket_index(Booking.starts_at, steps).label("step")
+    for index, outcome, count in session.execute(
+        select(attendance_step, Attendance.outcome, func.count())
+        .join(
+            Booking,
+            and_(
+                Booking.id == Attendance.booking_id,
+                Booking.mentee_id == Attendance.participant_id,
+            ),
+        )
+        .where(_in_period(period))
+        .group_by(attendance_step, Attendance.outcome)
+    ):
+        if 0 <= index < len(steps):
+            att_bucket[int(index)][AttendanceOutcome(outcome).value] = int(count)
+    attendance_series = [SeriesPoint(b.label, v) for b, v in zip(steps, att_bucket, strict=True)]
+
+    outcomes = {o.value: sum(p[o.value] for p in att_bucket) for o in AttendanceOutcome}
+    recorded = sum(outcomes.values())
+    attendance = Rate(outcomes["attended"] + outcomes["late"], recorded)
+    no_show = Rate(outcomes["no_show"], recorded)
+
+    # 7. expertise demand versus supply.
+    supply_q = (
+        select(mentor_expertise.c.tag_id.label("tag_id"), func.count().label("n"))
+        .join(MentorProfile, MentorProfile.id == mentor_expertise.c.mentor_id)
+        .where(approved)
+        .group_by(mentor_expertise.c.tag_id)
+        .subquery("supply")
+    )
+    demand_q = (
+        select(mentor_expertise.c.tag_id.label("tag_id"), func.count().label("n"))
+        .select_from(Booking)
+        .join(MentorProfile, MentorProfile.user_id == Booking.mentor_id)
+        .join(mentor_expertise, mentor_expertise.c.mentor_id == MentorProfile.id)
+        .where(_in_period(period))
+        .group_by(mentor_expertise.c.tag_id)
+        .subquery("demand")
+    )
+    expertise = [
+        ExpertiseBalance(name, int(demand), int(supply))
+        for name, demand, supply in session.execute(
+            select(
+                ExpertiseTag.name,
+                func.coalesce(demand_q.c.n, 0),
+                func.coalesce(supply_q.c.n, 0),
+            )
+            .outerjoin(demand_q, demand_q.c.tag_id == ExpertiseTag.id)
+            .outerjoin(supply_q, supply_q.c.tag_id == ExpertiseTag.id)
+            .where(or_(demand_q.c.n.is_not(None), supply_q.c.n.is_not(None)))
+            .order_by(
+                func.coalesce(demand_q.c.n, 0).desc(),
+                func.coalesce(supply_q.c.n, 0).desc(),
+                ExpertiseTag.name,
+            )
+        )
+    ]
+
+    # 8. growth: approved mentors (by approval time) and active members (by sign-up; every
+    # member can book as a mentee), counted at the end of each bucket.
+    # Joiners per bucket (-1: before the period), summed up in Python: one scan each.
+    mentor_step = bucket_index(MentorProfile.approved_at, steps)
+    member_step = bucket_index(User.created_at, steps)
+    mentors_q = (
+        select(literal("mentors").label("series"), mentor_step.label("step"), func.count())
+        .select_from(MentorProfile)
+        .where(approved, MentorProfile.approved_at < period.ends_at)
+        .group_by(mentor_step)
+    )
+    members_q = (
+        select(literal("members").label("series"), member_step.label("step"), func.count())
+        .select_from(User)
+        .where(User.is_active.is_(True), User.created_at < period.ends_at)
+        .group_by(member_step)
+    )
+    joined: dict[str, list[int]] = {
+        "mentors": [0] * (len(steps) + 1),
+        "members": [0] * (len(steps) + 1),
+    }
+    for series, index, count in session.execute(union_all(mentors_q, members_q)):
+        if -1 <= index < len(steps):
+            joined[str(series)][int(index) + 1] += int(count)
+    growth: list[SeriesPoint] = []
+    running = {"mentors": joined["mentors"][0], "members": joined["members"][0]}
+    for n, b in enumerate(steps):
+        for key in running:
+            running[key] += joined[key][n + 1]
+        growth.append(SeriesPoint(b.label, dict(running)))
+
+    return PeriodOverview(
+        period=period,
+        approved_mentors=int(approved_count or 0),
+        pending_mentors=int(pending_count or 0),
+        active_mentees=int(active_mentees or 0),
+        sessions_by_status=sessions_by_status,
+        sessions_total=sum(sessions_by_status.values()),
+        completion=completion,
+        attendance=attendance,
+        no_show=no_show,
+        late_cancellations=late,
+        rating_average=rating_average,
+        rating_count=rating_count,
+        mail=mail,
+        attention=attention,
+        sessions_series=sessions_series,
+        attendance_series=attendance_series,
+        expertise=expertise,
+        growth_series=growth,
+    )

@@ -8,10 +8,10 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from app.db import db
-from app.services import notification_mail, outbox, program_stats
+from app.services import notification_mail, outbox, periods, program_stats
 from app.services.errors import InvalidTransition, StaleVersion
 from app.web.access import ADMIN, allow
-from app.web.context import is_htmx, now, request_context
+from app.web.context import is_htmx, now, request_context, viewer_timezone
 
 bp = Blueprint("admin", __name__, url_prefix="/admin/mentorship")
 
@@ -19,7 +19,97 @@ bp = Blueprint("admin", __name__, url_prefix="/admin/mentorship")
 @bp.get("")
 @allow(ADMIN)
 def overview() -> Any:
-    return render_template("admin/overview.html", overview=program_stats.admin_overview(db.session))
+    """The program at a glance for a period (?period=month|30d|90d|year|custom&from=&to=, in
+    the admin's zone). A custom range with a bad date answers 422 with the message next to the
+    field and the numbers of this month."""
+    period = periods.parse_period(request.args, now=now(), tz=viewer_timezone())
+    data = program_stats.period_overview(db.session, period, now=now())
+    html = render_template(
+        "admin/overview.html",
+        overview=data,
+        period=period,
+        periods=periods.PERIODS,
+        chart_data=_chart_data(data),
+        now=now(),
+    )
+    return html, (422 if period.errors else 200)
+
+
+# Carbon's categorical palette (data visualisation), in the order the series are drawn.
+_STATUS_COLOURS = {
+    "requested": "#0f62fe",
+    "confirmed": "#24a148",
+    "completed": "#009d9a",
+    "no_show": "#da1e28",
+    "cancelled": "#8d8d8d",
+    "declined": "#525252",
+}
+
+
+def _chart_data(data: program_stats.PeriodOverview) -> dict[str, Any]:
+    """What static/js/charts.js draws (it reads this from a JSON block: CSP allows no inline
+    script). The same numbers are in the tables under each chart."""
+    labels = [point.label for point in data.sessions_series]
+    return {
+        "sessions": {
+            "labels": labels,
+            "datasets": [
+                {
+                    "label": status.replace("_", "-").capitalize(),
+                    "data": [p.values[status] for p in data.sessions_series],
+                    "color": colour,
+                }
+                for status, colour in _STATUS_COLOURS.items()
+            ],
+        },
+        "attendance": {
+            "labels": labels,
+            "datasets": [
+                {
+                    "label": "Attendance rate (%)",
+                    "data": [
+                        _rate(p.values["attended"] + p.values["late"], sum(p.values.values()))
+                        for p in data.attendance_series
+                    ],
+                    "color": "#198038",
+                }
+            ],
+        },
+        "expertise": {
+            "labels": [e.name for e in data.expertise[:12]],
+            "datasets": [
+                {
+                    "label": "Sessions (demand)",
+                    "data": [e.demand for e in data.expertise[:12]],
+                    "color": "#6929c4",
+                },
+                {
+                    "label": "Approved mentors (supply)",
+                    "data": [e.supply for e in data.expertise[:12]],
+                    "color": "#1192e8",
+                },
+            ],
+        },
+        "growth": {
+            "labels": [p.label for p in data.growth_series],
+            "datasets": [
+                {
+                    "label": "Approved mentors",
+                    "data": [p.values["mentors"] for p in data.growth_series],
+                    "color": "#6929c4",
+                },
+                {
+                    "label": "Members",
+                    "data": [p.values["members"] for p in data.growth_series],
+                    "color": "#005d5d",
+                },
+            ],
+        },
+    }
+
+
+def _rate(numerator: int, denominator: int) -> float | None:
+    return round(100.0 * numerator / denominator, 1) if denominator else None
 
 
 # -- notifications: mail that has not gone out --------------------------------------------------

@@ -65,6 +65,7 @@ ADMIN = NavSection(
         NavItem("Members", "admin_members.index"),
         NavItem("Sessions", "admin_sessions.index"),
         NavItem("Progress", "progress.all_mentees"),
+        NavItem("Reports", "admin_reports.index"),
         NavItem("Audit trail", "admin_audit.index"),
         NavItem("Notifications", "admin.notifications"),
     ),
