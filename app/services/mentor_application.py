@@ -821,6 +821,44 @@ def _decide(
     return before
 
 
+def _tell_the_applicant(
+    session: Session,
+    actor: User,
+    profile: MentorProfile,
+    *,
+    action: str,
+    kind: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    reason: str | None,
+    now: dt.datetime,
+    context: RequestContext,
+) -> None:
+    """A decision's audit event and its notifications to the applicant (email and in-app),
+    in the caller's transaction (invariant 4)."""
+    audit.record(
+        session,
+        actor=actor,
+        action=action,
+        entity_type="mentor_profile",
+        entity_id=profile.id,
+        now=now,
+        before=before,
+        after=after,
+        context=context,
+    )
+    _notify(
+        session,
+        profile,
+        kind,
+        [profile.user_id],
+        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
+        actor=actor,
+        now=now,
+        reason=reason,
+    )
+
+
 def approve(
     session: Session,
     actor: User,
@@ -858,25 +896,17 @@ def approve(
     )
     mentor_index.sync_search(profile)
     mentor_index.refresh_availability(session, [profile], now)
-    audit.record(
+    _tell_the_applicant(
         session,
-        actor=actor,
+        actor,
+        profile,
         action="mentor.approved",
-        entity_type="mentor_profile",
-        entity_id=profile.id,
-        now=now,
+        kind="mentor_approved",
         before=before,
         after={**_snapshot(profile), **({"reason": note} if note else {})},
-        context=context,
-    )
-    _notify(
-        session,
-        profile,
-        "mentor_approved",
-        [profile.user_id],
-        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
-        actor=actor,
+        reason=None,
         now=now,
+        context=context,
     )
     session.flush()
     return profile
@@ -918,26 +948,17 @@ def reject(
             "welcome_pending": False,
         },
     )
-    audit.record(
+    _tell_the_applicant(
         session,
-        actor=actor,
+        actor,
+        profile,
         action="mentor.rejected",
-        entity_type="mentor_profile",
-        entity_id=profile.id,
-        now=now,
+        kind="mentor_rejected",
         before=before,
         after={**_snapshot(profile), "reason": text},
-        context=context,
-    )
-    _notify(
-        session,
-        profile,
-        "mentor_rejected",
-        [profile.user_id],
-        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
-        actor=actor,
-        now=now,
         reason=text,
+        now=now,
+        context=context,
     )
     session.flush()
     return profile
@@ -1056,26 +1077,17 @@ def suspend(
         doing="suspend",
         values={"status": MentorStatus.SUSPENDED, "status_reason": text},
     )
-    audit.record(
+    _tell_the_applicant(
         session,
-        actor=actor,
+        actor,
+        profile,
         action="mentor.suspended",
-        entity_type="mentor_profile",
-        entity_id=profile.id,
-        now=now,
+        kind="mentor_suspended",
         before=before,
         after={**_snapshot(profile), "reason": text},
-        context=context,
-    )
-    _notify(
-        session,
-        profile,
-        "mentor_suspended",
-        [profile.user_id],
-        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
-        actor=actor,
-        now=now,
         reason=text,
+        now=now,
+        context=context,
     )
     session.flush()
     return profile
@@ -1107,26 +1119,17 @@ def reactivate(
     )
     mentor_index.sync_search(profile)
     mentor_index.refresh_availability(session, [profile], now)
-    audit.record(
+    _tell_the_applicant(
         session,
-        actor=actor,
+        actor,
+        profile,
         action="mentor.reinstated",
-        entity_type="mentor_profile",
-        entity_id=profile.id,
-        now=now,
+        kind="mentor_reactivated",
         before=before,
         after={**_snapshot(profile), "reason": text},
-        context=context,
-    )
-    _notify(
-        session,
-        profile,
-        "mentor_reactivated",
-        [profile.user_id],
-        (NotificationChannel.EMAIL, NotificationChannel.IN_APP),
-        actor=actor,
-        now=now,
         reason=text,
+        now=now,
+        context=context,
     )
     session.flush()
     return profile
