@@ -10,9 +10,7 @@ same rules, audit and notifications as everyone else's).
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import io
 import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -31,8 +29,10 @@ from app.models import (
 )
 from app.services import audit
 from app.services.audit import NO_CONTEXT, RequestContext
+from app.services.csv_export import csv_line
 from app.services.errors import NotAllowed, NotFound, ValidationFailed
-from app.services.timezones import to_local, zone
+from app.services.text_match import LIKE_ESCAPE, contains_pattern
+from app.services.timezones import local_midnight, to_local
 
 PER_PAGE = 25
 QUERY_MAX = 100
@@ -181,36 +181,27 @@ def parse_filters(
     return filters, errors
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _local_midnight(day: dt.date, tz: str) -> dt.datetime:
-    """The UTC moment of 00:00 on `day` on the admin's wall clock."""
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone(tz)).astimezone(dt.UTC)
-
-
 def _conditions(filters: SessionFilters, tz: str) -> list[ColumnElement[bool]]:
     """The WHERE of the table, its count and its CSV: one definition, so they agree."""
     out: list[ColumnElement[bool]] = []
     if filters.statuses:
         out.append(Booking.status.in_([BookingStatus(s) for s in filters.statuses]))
     if filters.date_from:
-        out.append(Booking.starts_at >= _local_midnight(filters.date_from, tz))
+        out.append(Booking.starts_at >= local_midnight(filters.date_from, tz))
     if filters.date_to:
         # Inclusive "to": everything before the next local midnight.
-        out.append(Booking.starts_at < _local_midnight(filters.date_to + dt.timedelta(days=1), tz))
+        out.append(Booking.starts_at < local_midnight(filters.date_to + dt.timedelta(days=1), tz))
     if filters.mentor_id:
         out.append(Booking.mentor_id == filters.mentor_id)
     if filters.mentee_id:
         out.append(Booking.mentee_id == filters.mentee_id)
     if filters.query:
-        pattern = f"%{_escape_like(filters.query.lower())}%"
+        pattern = contains_pattern(filters.query)
         out.append(
             or_(
-                func.lower(Mentor.name).like(pattern, escape="\\"),
-                func.lower(Mentee.name).like(pattern, escape="\\"),
-                func.lower(Booking.topic).like(pattern, escape="\\"),
+                func.lower(Mentor.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(Mentee.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(Booking.topic).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     return out
@@ -325,21 +316,6 @@ CSV_HEADER = (
 )
 
 
-def safe_cell(value: Any) -> str:
-    """A spreadsheet shows text, never runs it: cells starting = + - @ (or a tab or
-    carriage return, which some programs strip first) get a leading single quote."""
-    text = "" if value is None else str(value)
-    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + text
-    return text
-
-
-def _csv_line(cells: Sequence[Any]) -> str:
-    buffer = io.StringIO()
-    csv.writer(buffer).writerow([safe_cell(c) for c in cells])
-    return buffer.getvalue()
-
-
 def _local_text(moment: dt.datetime, tz: str) -> str:
     return to_local(moment, tz).strftime("%Y-%m-%d %H:%M")
 
@@ -353,10 +329,10 @@ def export_csv(
     batches of `batch` (a server-side cursor on PostgreSQL), so a year of sessions
     never sits in memory at once.
     """
-    yield "\ufeff" + _csv_line([h.format(tz=tz) for h in CSV_HEADER])
+    yield "\ufeff" + csv_line([h.format(tz=tz) for h in CSV_HEADER])
     stmt = sessions_query(filters, tz).execution_options(yield_per=batch)
     for booking in session.execute(stmt).scalars():
-        yield _csv_line(
+        yield csv_line(
             [
                 booking.id,
                 _local_text(booking.starts_at, tz),

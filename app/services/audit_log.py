@@ -15,7 +15,8 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from app.models import AuditEvent, User
-from app.services.timezones import to_local, zone
+from app.services.text_match import LIKE_ESCAPE, contains_pattern
+from app.services.timezones import local_midnight, to_local
 
 PER_PAGE = 50
 QUERY_MAX = 100
@@ -267,22 +268,14 @@ def parse_filters(
     return filters, errors
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _local_midnight(day: dt.date, tz: str) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(), tzinfo=zone(tz)).astimezone(dt.UTC)
-
-
 def _conditions(filters: AuditFilters, tz: str) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if filters.actor:
-        pattern = f"%{_escape_like(filters.actor.lower())}%"
+        pattern = contains_pattern(filters.actor)
         out.append(
             or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                func.lower(User.email).like(pattern, escape="\\"),
+                func.lower(User.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     if filters.action:
@@ -292,9 +285,9 @@ def _conditions(filters: AuditFilters, tz: str) -> list[ColumnElement[bool]]:
     if filters.entity_id:
         out.append(AuditEvent.entity_id == filters.entity_id)
     if filters.date_from:
-        out.append(AuditEvent.at >= _local_midnight(filters.date_from, tz))
+        out.append(AuditEvent.at >= local_midnight(filters.date_from, tz))
     if filters.date_to:
-        out.append(AuditEvent.at < _local_midnight(filters.date_to + dt.timedelta(days=1), tz))
+        out.append(AuditEvent.at < local_midnight(filters.date_to + dt.timedelta(days=1), tz))
     return out
 
 

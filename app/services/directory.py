@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 from app.models import ExpertiseTag, Favorite, MentorProfile, MentorStatus, User, mentor_expertise
 from app.services import mentor_index
 from app.services.languages import LANGUAGES, canonical
-from app.services.timezones import zone
+from app.services.timezones import local_midnight, zone
 
 PAGE_SIZE = 12
 QUERY_MAX = 100
@@ -326,11 +326,8 @@ def _languages_match(session: Session, names: Sequence[str]) -> ColumnElement[bo
 
 def _availability_until(kind: str, now: dt.datetime, viewer_zone: str) -> dt.datetime:
     if kind == "today":
-        local = now.astimezone(zone(viewer_zone))
-        midnight = dt.datetime.combine(
-            local.date() + dt.timedelta(days=1), dt.time(), tzinfo=local.tzinfo
-        )
-        return midnight.astimezone(dt.UTC)
+        tomorrow = now.astimezone(zone(viewer_zone)).date() + dt.timedelta(days=1)
+        return local_midnight(tomorrow, viewer_zone)
     return now + dt.timedelta(days=7 if kind == "week" else 30)
 
 

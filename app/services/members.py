@@ -24,6 +24,7 @@ from app.services import audit, booking
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.auth import NAME_MAX, find_user_by_email, normalize_email
 from app.services.errors import InvalidTransition, NotAllowed, ValidationFailed
+from app.services.text_match import LIKE_ESCAPE, contains_pattern
 from app.services.timezones import is_valid_timezone
 
 REQUIRED_COLUMNS = ("email", "name")
@@ -361,10 +362,6 @@ def _role_condition(role: str) -> Any:
     return true()
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def members_page(
     session: Session, *, query: str = "", role: str = "all", page: int = 1, per_page: int = PER_PAGE
 ) -> MembersPage:
@@ -375,11 +372,11 @@ def members_page(
     query = " ".join((query or "").split())[:100]
     search: list[Any] = []
     if query:
-        pattern = f"%{_escape_like(query.lower())}%"
+        pattern = contains_pattern(query)
         search.append(
             or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                func.lower(User.email).like(pattern, escape="\\"),
+                func.lower(User.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     joined = select(User).outerjoin(MentorProfile, MentorProfile.user_id == User.id)

@@ -64,6 +64,7 @@ from app.services.errors import (
     StaleVersion,
     ValidationFailed,
 )
+from app.services.text_match import LIKE_ESCAPE, contains_pattern
 from app.services.timezones import is_valid_timezone
 
 __all__ = [
@@ -1244,19 +1245,15 @@ class QueuePage:
     filter: QueueFilter = QueueFilter()
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _conditions(f: QueueFilter) -> list[Any]:
     """Everything but the status: the tabs count by status under the same conditions."""
     conditions: list[Any] = []
     if f.query:
-        pattern = f"%{_escape_like(f.query.lower())}%"
+        pattern = contains_pattern(f.query)
         conditions.append(
             or_(
-                func.lower(User.name).like(pattern, escape="\\"),
-                func.lower(User.email).like(pattern, escape="\\"),
+                func.lower(User.name).like(pattern, escape=LIKE_ESCAPE),
+                func.lower(User.email).like(pattern, escape=LIKE_ESCAPE),
             )
         )
     if f.expertise:

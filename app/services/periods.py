@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from app.services.timezones import is_valid_timezone, zone
+from app.services.timezones import is_valid_timezone, local_midnight, zone
 
 PERIODS = (
     ("month", "This month"),
@@ -70,18 +70,14 @@ class Period:
         return {"period": self.key} if self.key != "month" else {}
 
 
-def _midnight(day: dt.date, tz: str) -> dt.datetime:
-    return dt.datetime.combine(day, dt.time(0), tzinfo=zone(tz)).astimezone(dt.UTC)
-
-
 def make_period(key: str, first_day: dt.date, last_day: dt.date, tz: str, **kw: object) -> Period:
     return Period(
         key=key,
         tz=tz,
         first_day=first_day,
         last_day=last_day,
-        starts_at=_midnight(first_day, tz),
-        ends_at=_midnight(last_day + dt.timedelta(days=1), tz),
+        starts_at=local_midnight(first_day, tz),
+        ends_at=local_midnight(last_day + dt.timedelta(days=1), tz),
         **kw,  # type: ignore[arg-type]
     )
 
@@ -171,7 +167,9 @@ def buckets(period: Period, step: str | None = None) -> list[Bucket]:
         last = min(nxt - dt.timedelta(days=1), period.last_day)
         out.append(
             Bucket(
-                label, _midnight(day, period.tz), _midnight(last + dt.timedelta(days=1), period.tz)
+                label,
+                local_midnight(day, period.tz),
+                local_midnight(last + dt.timedelta(days=1), period.tz),
             )
         )
         day = nxt

@@ -19,6 +19,7 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Attendance, AttendanceOutcome, Booking, BookingStatus, User
+from app.services.csv_export import safe_cell
 from app.services.periods import Period, buckets
 from app.services.program_stats import bucket_index
 
@@ -193,13 +194,6 @@ def totals(rows: Iterable[ReportRow]) -> ReportRow:
     return _row("Total", "", sums)
 
 
-def _safe(value: str) -> str:
-    """Spreadsheets run cells that start with = + - @ as formulas: quote them."""
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
 def csv_lines(report: str, period: Period, rows: Iterable[ReportRow]) -> Iterator[str]:
     """The report as CSV text, a line at a time (for a streamed response)."""
     buffer = io.StringIO()
@@ -215,6 +209,6 @@ def csv_lines(report: str, period: Period, rows: Iterable[ReportRow]) -> Iterato
     writer.writerow([*first, *CSV_HEADER])
     yield flush()
     for row in rows:
-        lead = [row.label] if report == "month" else [_safe(row.label), _safe(row.email)]
+        lead = [row.label] if report == "month" else [safe_cell(row.label), safe_cell(row.email)]
         writer.writerow([*lead, *row.numbers(), row.rate_text(), row.minutes])
         yield flush()

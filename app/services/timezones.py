@@ -34,3 +34,9 @@ def to_local(moment: dt.datetime, tz_name: str) -> dt.datetime:
 def zone_abbreviation(moment: dt.datetime, tz_name: str) -> str:
     """Short name of the zone at that moment, e.g. 'CET' / 'CEST', or '+0530' style."""
     return to_local(moment, tz_name).strftime("%Z")
+
+
+def local_midnight(day: dt.date, tz_name: str) -> dt.datetime:
+    """The UTC moment of 00:00 on `day` on the wall clock of `tz_name` (a day's start in
+    someone's zone; periods and date filters run from midnight to midnight there)."""
+    return dt.datetime.combine(day, dt.time(), tzinfo=zone(tz_name)).astimezone(dt.UTC)

@@ -12,6 +12,7 @@ from app.services import notification_mail, outbox, periods, program_stats
 from app.services.errors import InvalidTransition, StaleVersion
 from app.web.access import ADMIN, allow
 from app.web.context import is_htmx, now, request_context, viewer_timezone
+from app.web.forms import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin/mentorship")
 
@@ -122,13 +123,6 @@ QUEUE_TABS = (
 )
 
 
-def _page_number(raw: Any) -> int:
-    try:
-        return max(1, int(raw))
-    except (TypeError, ValueError):
-        return 1
-
-
 def _queue_href(tab: str, page: int = 1) -> str:
     """The canonical address of a tab and page (defaults left out)."""
     args: dict[str, Any] = {}
@@ -159,7 +153,7 @@ def notifications() -> Any:
     """Pending, failed and dead mail, by status tab (?status=), with Retry for failed/dead.
     HTMX (tabs, pages) gets only the queue fragment."""
     context = _queue_context(
-        request.args.get("status", "unsent"), _page_number(request.args.get("page"))
+        request.args.get("status", "unsent"), page_number(request.args.get("page"))
     )
     if is_htmx():
         return render_template("admin/_notification_queue.html", **context)
@@ -172,7 +166,7 @@ def retry_notification(notification_id: int) -> Any:
     """Send a failed or dead mail again (now). HTMX gets the refreshed queue fragment; a
     plain form post is redirected back to the tab it came from."""
     tab = request.form.get("status", "unsent")
-    page = _page_number(request.form.get("page"))
+    page = page_number(request.form.get("page"))
     try:
         row = outbox.retry(
             db.session, current_user, notification_id, now=now(), context=request_context()

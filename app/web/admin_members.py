@@ -31,6 +31,7 @@ from app.services import members
 from app.services.errors import InvalidTransition, NotAllowed, ValidationFailed
 from app.web.access import ADMIN, allow
 from app.web.context import is_htmx, now, request_context
+from app.web.forms import page_number
 
 bp = Blueprint("admin_members", __name__, url_prefix="/admin/mentorship/members")
 
@@ -38,15 +39,8 @@ bp = Blueprint("admin_members", __name__, url_prefix="/admin/mentorship/members"
 IMPORT_MAX_BYTES = 2 * 1024 * 1024
 
 
-def _page_number(raw: Any) -> int:
-    try:
-        return max(1, int(raw))
-    except (TypeError, ValueError):
-        return 1
-
-
 def _state(values: Any) -> tuple[str, str, int]:
-    return values.get("q", ""), values.get("role", "all"), _page_number(values.get("page"))
+    return values.get("q", ""), values.get("role", "all"), page_number(values.get("page"))
 
 
 def _state_args(query: str, role: str, page: int = 1) -> dict[str, Any]:

@@ -14,8 +14,6 @@ app/services/mentor_application.py.
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 from flask import (
@@ -35,6 +33,7 @@ from flask_login import current_user
 from app.db import db
 from app.models import MentorProfile
 from app.services import mentor_application as applications
+from app.services.csv_export import csv_line
 from app.services.errors import (
     InvalidTransition,
     NotAllowed,
@@ -44,6 +43,7 @@ from app.services.errors import (
 )
 from app.web.access import ADMIN, allow
 from app.web.context import is_htmx, now, request_context
+from app.web.forms import page_number
 
 # Note: app/web/schedule.py's admin_schedule blueprint shares this prefix for
 # /<profile_id>/schedule; the routes here never use that shape.
@@ -70,13 +70,6 @@ ACTION_WORDS = {
     "reactivate": ("Reactivate", "Reason for reactivating", "Reactivate mentor"),
 }
 _STATE_KEYS = ("status", "q", "expertise", "rating", "sort", "page")
-
-
-def _page_number(raw: Any) -> int:
-    try:
-        return max(1, int(raw))
-    except (TypeError, ValueError):
-        return 1
 
 
 def _filter_from(values: Any) -> applications.QueueFilter:
@@ -189,12 +182,7 @@ def index() -> Any:
     """The table; ?status=pending|approved|rejected|suspended|all, ?q=, ?expertise=<slug>,
     ?rating=4|3|unrated, ?sort=name|submitted|approved|sessions|rating (-desc), ?page=."""
     f = _filter_from(request.args)
-    return _queue_response(_queue_context(f, _page_number(request.args.get("page"))))
-
-
-def _csv_cell(value: str) -> str:
-    # A spreadsheet runs a cell starting with = + - @ as a formula: make it text.
-    return "'" + value if value[:1] in ("=", "+", "-", "@") else value
+    return _queue_response(_queue_context(f, page_number(request.args.get("page"))))
 
 
 @bp.get("/export.csv")
@@ -206,13 +194,8 @@ def export() -> Any:
     rows = applications.export_rows(db.session, f)
 
     def generate() -> Any:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
         for row in rows:
-            writer.writerow([_csv_cell(cell) for cell in row])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate(0)
+            yield csv_line(row)
 
     stamp = now().strftime("%Y%m%d-%H%M")
     response = Response(stream_with_context(generate()), mimetype="text/csv")
@@ -235,7 +218,7 @@ def act(profile_id: int) -> Any:
     """A row action from the table (approve, reject, suspend, reactivate, with a reason);
     the table is redrawn with the result, keeping its filters, sort and page."""
     f = _filter_from(request.form)
-    page = _page_number(request.form.get("page"))
+    page = page_number(request.form.get("page"))
     action = request.form.get("action", "")
     reason = request.form.get("reason", "")
     profile = _load(profile_id)
@@ -293,7 +276,7 @@ def bulk_approve() -> Any:
     """Approve the ticked pending applications, each its own compare-and-swap; says how
     many were approved and which were skipped because someone else decided first."""
     f = _filter_from(request.form)
-    page = _page_number(request.form.get("page"))
+    page = page_number(request.form.get("page"))
     drawn: dict[int, int] = {}
     for value in request.form.getlist("pick"):
         profile_id, _, version = value.partition(":")

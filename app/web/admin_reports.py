@@ -11,6 +11,7 @@ from app.db import db
 from app.services import periods, reports
 from app.web.access import ADMIN, allow
 from app.web.context import now, viewer_timezone
+from app.web.forms import page_number
 
 bp = Blueprint("admin_reports", __name__, url_prefix="/admin/mentorship/reports")
 
@@ -18,13 +19,6 @@ bp = Blueprint("admin_reports", __name__, url_prefix="/admin/mentorship/reports"
 def _report_key() -> str:
     key = request.args.get("report", "month")
     return key if key in reports.REPORT_KEYS else "month"
-
-
-def _page_number(raw: Any) -> int:
-    try:
-        return max(1, int(raw))
-    except (TypeError, ValueError):
-        return 1
 
 
 def _href(endpoint: str, report: str, period: periods.Period, page: int = 1) -> str:
@@ -58,7 +52,7 @@ def index() -> Any:
         rows = reports.by_month(db.session, period)
         context.update(rows=rows, total=reports.totals(rows), page=None)
     else:
-        page = reports.by_person(db.session, period, report, _page_number(request.args.get("page")))
+        page = reports.by_person(db.session, period, report, page_number(request.args.get("page")))
         context.update(rows=page.rows, total=None, page=page)
     html = render_template("admin/reports.html", **context)
     return html, (422 if period.errors else 200)

@@ -71,3 +71,11 @@ def parse_slot_start(raw: str | None, message: str = "Pick one of the free times
     if moment is None or moment.tzinfo is None:
         raise ValidationFailed(field_errors={"starts_at": message})
     return moment.astimezone(dt.UTC)
+
+
+def page_number(raw: Any) -> int:
+    """A ?page= value: a positive whole number, anything else is the first page."""
+    try:
+        return max(1, int(raw))
+    except (TypeError, ValueError):
+        return 1

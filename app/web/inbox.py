@@ -40,6 +40,7 @@ from app.services import inbox, preferences
 from app.services.errors import NotFound
 from app.web.access import PUBLIC, SIGNED_IN, allow
 from app.web.context import is_htmx, now, request_context, viewer_timezone
+from app.web.forms import page_number as parse_page
 
 bp = Blueprint("inbox", __name__)
 
@@ -84,13 +85,6 @@ def bell() -> Any:
 # -- the inbox --------------------------------------------------------------------------------
 
 
-def _page_number(raw: Any) -> int:
-    try:
-        return max(1, int(raw))
-    except (TypeError, ValueError):
-        return 1
-
-
 def _render_list(page_number: int, notice: str | None = None) -> str:
     page = inbox.inbox_page(db.session, current_user.id, page_number, tz=viewer_timezone())
     g.inbox_unread = page.unread  # the header's bell shows the same count, no second COUNT
@@ -104,13 +98,13 @@ def _render_list(page_number: int, notice: str | None = None) -> str:
 @bp.get("/notifications")
 @allow(SIGNED_IN)
 def index() -> Any:
-    return _render_list(_page_number(request.args.get("page")))
+    return _render_list(parse_page(request.args.get("page")))
 
 
 def _done(notice: str) -> Any:
     """After a change: HTMX gets the list again (and the bell is told); a plain form post
     goes back to the page it came from."""
-    page_number = _page_number(request.form.get("page"))
+    page_number = parse_page(request.form.get("page"))
     if is_htmx():
         response = make_response(_render_list(page_number, notice))
         response.headers["HX-Trigger"] = CHANGED_EVENT

@@ -21,15 +21,9 @@ from app.db import db
 from app.services import progress
 from app.web.access import ADMIN, MENTOR, SIGNED_IN, allow
 from app.web.context import is_htmx, now
+from app.web.forms import page_number
 
 bp = Blueprint("progress", __name__, url_prefix="/mentor-hub/progress")
-
-
-def _page_number(raw: Any) -> int:
-    try:
-        return max(1, int(raw))
-    except (TypeError, ValueError):
-        return 1
 
 
 def _vary(response: Any) -> Any:
@@ -66,7 +60,7 @@ def _list(view: str, mentor_id: int | None) -> Any:
         now=now(),
         mentor_id=mentor_id,
         query=request.args.get("q", ""),
-        page=_page_number(request.args.get("page")),
+        page=page_number(request.args.get("page")),
     )
 
     def href(query: str = "", page_number: int = 1) -> str:
