@@ -75,31 +75,6 @@ def popular_expertise(session: Session, limit: int = 12) -> list[ExpertiseCount]
     return [ExpertiseCount(name, slug, int(count)) for name, slug, count in rows]
 
 
-@dataclass(frozen=True)
-class AdminOverview:
-    members: int
-    admins: int
-    mentors_by_status: dict[str, int]
-    sessions_by_status: dict[str, int]
-
-
-def admin_overview(session: Session) -> AdminOverview:
-    """Whole-program counts for the admin overview (issue 7 adds periods and charts)."""
-    members = session.scalar(select(func.count()).select_from(User).where(User.is_active.is_(True)))
-    admins = session.scalar(select(func.count()).select_from(User).where(User.is_admin.is_(True)))
-    mentors = dict.fromkeys([s.value for s in MentorStatus], 0)
-    for mentor_status, count in session.execute(
-        select(MentorProfile.status, func.count()).group_by(MentorProfile.status)
-    ):
-        mentors[mentor_status.value] = int(count)
-    sessions = dict.fromkeys([s.value for s in BookingStatus], 0)
-    for booking_status, count in session.execute(
-        select(Booking.status, func.count()).group_by(Booking.status)
-    ):
-        sessions[booking_status.value] = int(count)
-    return AdminOverview(int(members or 0), int(admins or 0), mentors, sessions)
-
-
 # -- the admin overview for a period (issue 7) ----------------------------------------------------
 #
 # Definitions (also in the page's help text and docs/ADMINS.md):
