@@ -129,6 +129,13 @@ class AttendanceOutcome(enum.StrEnum):
     NO_SHOW = "no_show"
 
 
+class AttendanceResponse(enum.StrEnum):
+    """The mentee's answer to the mentor's record (two-sided attendance, issue 8)."""
+
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
 class Attendance(Base):
     __tablename__ = "attendance"
     __table_args__ = (
@@ -152,6 +159,18 @@ class Attendance(Base):
     shared_with_mentee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     recorded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     recorded_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Two-sided attendance: within 7 days of the record the mentee confirms or disputes it;
+    # an admin resolves a dispute (keeping the record or correcting it).
+    mentee_response: Mapped[AttendanceResponse | None] = mapped_column(
+        str_enum(AttendanceResponse, "attendance_response")
+    )
+    responded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    dispute_reason: Mapped[str | None] = mapped_column(Text)
+    dispute_resolved_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    dispute_resolved_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
+    dispute_resolution: Mapped[str | None] = mapped_column(Text)
 
     booking: Mapped[Booking] = relationship(back_populates="attendance")
     participant: Mapped[User] = relationship(foreign_keys=[participant_id])

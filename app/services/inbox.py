@@ -250,6 +250,10 @@ def sentence(kind: str, payload: Mapping[str, Any], tz: str) -> str:
     if kind == "mentor_application_submitted":
         applicant = _name(payload, "applicant_name", "Someone")
         return f"{applicant} applied to become a mentor. The application is waiting for review."
+    # Kinds that carry their own words (chat, feedback, goals, nudges).
+    message = payload.get("message")
+    if isinstance(message, str) and message.strip():
+        return message.strip()
     if payload.get("booking_id") or when:
         return f"There is an update on your session{on}."
     return "You have a new notification."

@@ -87,6 +87,20 @@ KIND_LABELS = {
 }
 
 
+def payload_path(payload: Mapping[str, Any]) -> str | None:
+    """The page a notification without a session leads to: a site-relative path from its
+    payload ("/mentor-hub/..."), or None. Never another site: "//host" is refused."""
+    path = payload.get("path")
+    if isinstance(path, str) and path.startswith("/") and not path.startswith("//"):
+        return path
+    return None
+
+
+def _payload_text(payload: Mapping[str, Any], key: str) -> str | None:
+    value = payload.get(key)
+    return value.strip() if isinstance(value, str) and value.strip() else None
+
+
 def kind_label(kind: str) -> str:
     if kind in KIND_LABELS:
         return KIND_LABELS[kind]
@@ -639,8 +653,12 @@ def content_for(
     ):
         return _application_content(f, settings)
 
-    # Any other kind: still a sensible mail, from whatever the payload says.
+    # Any other kind (chat, feedback, goals, nudges): a sensible mail from the payload:
+    # "message", "subject", and "path" + "action" for its button (see payload_path).
     label = kind_label(kind)
+    path = payload_path(f.payload)
+    if path is not None and link is None:
+        link = settings.base_url.rstrip("/") + path
     message = f.payload.get("message")
     if isinstance(message, str) and message.strip():
         first = message.strip()
@@ -657,7 +675,10 @@ def content_for(
         details=(*_time_details(f), *_session_details(f)) if f.starts_at else (),
         reason_label="Reason" if f.reason else None,
         reason=f.reason,
-        action_label="Open the session" if link else f"Open {settings.product}",
+        action_label=(
+            _payload_text(f.payload, "action")
+            or ("Open the session" if link else f"Open {settings.product}")
+        ),
         action_url=link or settings.home_url,
         footer=f"You get this email because you have an account on {settings.product}.",
     )

@@ -36,7 +36,6 @@ class Group:
 
 
 # Kind groups a person may turn off, in the order the settings page lists them.
-# (A later "messages" group for direct messages belongs here too.)
 _GROUPS: tuple[Group, ...] = (
     Group(
         "reminders",
@@ -58,6 +57,20 @@ _GROUPS: tuple[Group, ...] = (
         "A nudge when a session request is still waiting for an answer.",
         frozenset({"request_unconfirmed"}),
         "prompts about unconfirmed requests by email",
+    ),
+    Group(
+        "messages",
+        "Unread messages",
+        "An email when a chat message has waited unread for a while (one per conversation).",
+        frozenset({"chat_unread"}),
+        "emails about unread messages",
+    ),
+    Group(
+        "feedback",
+        "Feedback prompts",
+        "A prompt to rate a session or write its summary after it is attended.",
+        frozenset({"feedback_due"}),
+        "feedback prompts by email",
     ),
 )
 GROUPS: dict[str, frozenset[str]] = {g.key: g.kinds for g in _GROUPS}

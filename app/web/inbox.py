@@ -38,6 +38,7 @@ from app.extensions import csrf
 from app.models import User
 from app.services import inbox, preferences
 from app.services.errors import NotFound
+from app.services.notification_mail import payload_path
 from app.web.access import PUBLIC, SIGNED_IN, allow
 from app.web.context import is_htmx, now, request_context, viewer_timezone
 from app.web.forms import page_number as parse_page
@@ -148,13 +149,17 @@ def open_notification(notification_id: int) -> Any:
         abort(404)
     booking_id, kind, payload = row.booking_id, row.kind, dict(row.payload or {})
     db.session.commit()
-    if booking_id is not None:
+    # A payload's own page (feedback, chat) wins over the session it is about.
+    if booking_id is not None and payload_path(payload) is None:
         return redirect(url_for("mentor.session_detail", booking_id=booking_id), 303)
     return redirect(_about_page(kind, payload), 303)
 
 
 def _about_page(kind: str, payload: dict[str, Any]) -> str:
     """Where a notification that is not about a session leads."""
+    path = payload_path(payload)
+    if path is not None:
+        return path
     if kind == "mentor_approved":
         return url_for("schedule.page")
     if kind == "mentor_rejected":

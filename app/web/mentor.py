@@ -51,6 +51,7 @@ from app.services.errors import (
     ValidationFailed,
 )
 from app.services.timezones import to_local, zone_abbreviation
+from app.web import chat, feedback, goals
 from app.web.access import MENTOR, SIGNED_IN, allow
 from app.web.context import (
     booking_policy,
@@ -179,6 +180,10 @@ def _detail_context(booking: Booking, state: FormState) -> dict[str, Any]:
         "other_name": _other_name(booking),
         "attendance_by_user": {a.participant_id: a for a in booking.attendance},
         "cancelled_by": _cancelled_by(booking),
+        # Follow-through panels (issue 8), one module each.
+        "chat_panel": chat.chat_panel(booking, current_user),
+        "feedback_panel": feedback.feedback_panel(booking, current_user),
+        "goals_panel": goals.goals_panel(booking, current_user),
         **_view_helpers(),
     }
 

@@ -704,6 +704,29 @@ def test_an_unknown_kind_still_sends_something_sensible(app, db_session, cast, d
     assert no_invite(approved) and no_invite(news)
 
 
+def test_a_payload_path_is_the_mail_s_button_and_never_another_site(
+    app, db_session, cast, deliver, sink, now
+):
+    add_row(
+        db_session,
+        None,
+        cast.mentor,
+        "chat_unread",
+        now,
+        subject="New message from Ny",
+        message="Ny sent you a message.",
+        path="/mentor-hub/messages/7",
+        action="Read the message",
+    )
+    add_row(db_session, None, cast.mentee, "chat_unread", now, path="//evil.example/x")
+    deliver()
+    by_person = {addressed_to(m): m for m in sink.take()}
+    chat = text_of(by_person["kenji@example.org"])
+    assert "Read the message" in chat
+    assert "http://mentorhub.test/mentor-hub/messages/7" in chat
+    assert "evil.example" not in text_of(by_person["ny@example.org"])
+
+
 def test_member_text_is_escaped_in_html_and_plain_in_text(
     app, db_session, cast, deliver, sink, now
 ):

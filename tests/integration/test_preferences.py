@@ -69,7 +69,7 @@ def test_saving_the_form_stores_what_was_unticked_and_shows_it(client_for, peopl
     )
     assert response.status_code == 302
     assert response.headers["Location"] == "/account#email-preferences"
-    assert stored(db_session, people.mentor) == ["reminders", "unconfirmed"]
+    assert stored(db_session, people.mentor) == ["feedback", "messages", "reminders", "unconfirmed"]
     assert audit_actions(db_session) == ["preferences.changed"]
 
     html = client.get("/account").get_data(as_text=True)

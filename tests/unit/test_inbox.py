@@ -260,3 +260,8 @@ def test_a_real_confirmation_reads_as_a_sentence_in_the_inbox(db_session, factor
     assert page.items[0].booking_id == booking.id
     assert page.items[0].topic == "Careers"
     assert inbox.unread_count(db_session, mentor.id) == 0  # the actor is not told
+
+
+def test_a_kind_that_carries_its_own_words_shows_them():
+    payload = {"message": "Ny sent you a message.", "path": "/mentor-hub/messages/3"}
+    assert inbox.sentence("chat_unread", payload, "UTC") == "Ny sent you a message."

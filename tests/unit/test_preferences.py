@@ -22,10 +22,18 @@ SECRET = "unit-secret"
 
 
 def test_the_groups_are_the_optional_emails_and_session_changes_are_in_none():
-    assert set(preferences.GROUPS) == {"reminders", "attendance", "unconfirmed"}
+    assert set(preferences.GROUPS) == {
+        "reminders",
+        "attendance",
+        "unconfirmed",
+        "messages",
+        "feedback",
+    }
     assert preferences.GROUPS["reminders"] == {"reminder"}
     assert preferences.GROUPS["attendance"] == {"attendance_due"}
     assert preferences.GROUPS["unconfirmed"] == {"request_unconfirmed"}
+    assert preferences.GROUPS["messages"] == {"chat_unread"}
+    assert preferences.GROUPS["feedback"] == {"feedback_due"}
     assert set(SESSION_CHANGES) == preferences.ALWAYS_SENT
     for kind in SESSION_CHANGES:
         assert preferences.group_of(kind) is None
