@@ -1,4 +1,5 @@
-"""Flask CLI commands: init-db, seed-demo, create-admin, import-members, scheduler."""
+"""Flask CLI commands: init-db, seed-demo, create-admin, import-members, scheduler,
+rebuild-session-stats."""
 
 from __future__ import annotations
 
@@ -85,3 +86,23 @@ def register_cli(app: Flask) -> None:
         from app.jobs import run_blocking
 
         run_blocking(current_app._get_current_object())  # type: ignore[attr-defined]
+
+    @app.cli.command("rebuild-session-stats")
+    @click.option("--check", "check_only", is_flag=True, help="Only report; change nothing.")
+    def rebuild_session_stats(check_only: bool) -> None:
+        """Recount the hourly session counts the admin overview reads from the bookings."""
+        from app.services import session_stats
+
+        with db.transaction() as session:
+            drift = session_stats.check(session)
+        click.echo(
+            f"{drift.keys_checked} hourly counts checked;"
+            f" {len(drift.wrong)} differ from the bookings."
+        )
+        if check_only:
+            if not drift.ok:
+                raise SystemExit(1)
+            return
+        with db.transaction() as session:
+            written = session_stats.rebuild(session)
+        click.echo(f"Rebuilt: {written} hourly counts written.")

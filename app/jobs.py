@@ -19,7 +19,14 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.db import begin_write, db
-from app.services import mentor_index, notification_mail, outbox, reminders, scheduler_lease
+from app.services import (
+    mentor_index,
+    notification_mail,
+    outbox,
+    reminders,
+    scheduler_lease,
+    session_stats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +75,7 @@ def _queue_jobs(config: Any) -> list[tuple[str, Callable[..., int], dict[str, An
             {"window_days": config["ATTENDANCE_WINDOW_DAYS"]},
         ),
         ("clean up sign-in tokens", reminders.cleanup_sign_in_tokens, {}),
+        ("fold session count deltas", session_stats.compact, {}),
         ("refresh next available times", mentor_index.refresh_stale, {}),
     ]
 

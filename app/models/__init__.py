@@ -32,6 +32,7 @@ from app.models.mentor import (
 )
 from app.models.notification import Notification, NotificationChannel, NotificationStatus
 from app.models.scheduler import SchedulerLease
+from app.models.session_stats import SessionStat, SessionStatDelta
 from app.models.user import LoginToken, TokenPurpose, User
 
 __all__ = [
@@ -64,6 +65,8 @@ __all__ = [
     "SavedSearch",
     "SchedulerLease",
     "SessionFeedback",
+    "SessionStat",
+    "SessionStatDelta",
     "TokenPurpose",
     "User",
     "mentor_expertise",

@@ -80,6 +80,8 @@ class Booking(Base):
             "late_cancellation",
             "id",
         ),
+        # The sessions not over yet (admin overview, migration 0012).
+        Index("ix_bookings_ends_at", "ends_at", "starts_at"),
         _no_overlap("mentor_id"),
         _no_overlap("mentee_id"),
     )

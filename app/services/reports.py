@@ -10,6 +10,7 @@ session). Each report is one aggregate query (plus one count for a paged table).
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from app.models import Attendance, AttendanceOutcome, Booking, BookingStatus, User
+from app.services import session_stats
 from app.services.csv_export import safe_cell
-from app.services.periods import Period, buckets
+from app.services.periods import Bucket, Period, buckets
 from app.services.program_stats import bucket_index
 
 REPORTS = (
@@ -128,20 +130,92 @@ def _row(label: str, email: str, numbers: Iterable[Any]) -> ReportRow:
 
 
 def by_month(session: Session, period: Period) -> list[ReportRow]:
-    """One row per calendar month of the period (months without sessions included)."""
+    """One row per calendar month of the period (months without sessions included), from the
+    hourly counts (session_stats) plus, for the hours a month's start cuts in two (a :30 or
+    :45 zone), the bookings of those hours."""
     steps = buckets(period, "month")
+    edges = session_stats.edge_hours(
+        [period.starts_at, period.ends_at, *(b.starts_at for b in steps)]
+    )
+    rows = _by_month_from_hourly_counts(session, period, steps, edges)
+    edge_rows = _by_month_from_bookings(
+        session,
+        steps,
+        session_stats.in_hours(Booking.starts_at, edges, period.starts_at, period.ends_at),
+    )
+    return [
+        _row(
+            row.label,
+            "",
+            [a + b for a, b in zip(_all_numbers(row), _all_numbers(edge), strict=True)],
+        )
+        for row, edge in zip(rows, edge_rows, strict=True)
+    ]
+
+
+def _all_numbers(row: ReportRow) -> tuple[int, ...]:
+    return (*row.numbers(), row.minutes)
+
+
+def _by_month_from_bookings(session: Session, steps: list[Bucket], where: Any) -> list[ReportRow]:
     step = bucket_index(Booking.starts_at, steps).label("step")
     found: dict[int, ReportRow] = {}
     for index, *numbers in session.execute(
         select(step, *_measures())
         .select_from(Booking)
         .outerjoin(Attendance, _mentee_attendance())
-        .where(Booking.starts_at >= period.starts_at, Booking.starts_at < period.ends_at)
+        .where(where)
         .group_by(step)
     ):
         if 0 <= index < len(steps):
             found[int(index)] = _row(steps[int(index)].label, "", numbers)
     return [found.get(n) or _row(b.label, "", [0] * 11) for n, b in enumerate(steps)]
+
+
+def _by_month_from_hourly_counts(
+    session: Session, period: Period, steps: list[Bucket], edges: list[dt.datetime]
+) -> list[ReportRow]:
+    counted = session_stats.hourly(period.starts_at, period.ends_at, skip=edges)
+    step = bucket_index(counted.c.hour, steps).label("step")
+    sums = [[0] * 11 for _ in steps]
+    for index, status, late, outcome, sessions, minutes in session.execute(
+        select(
+            step,
+            counted.c.status,
+            counted.c.late_cancellation,
+            counted.c.outcome,
+            func.sum(counted.c.sessions),
+            func.sum(counted.c.minutes),
+        ).group_by(step, counted.c.status, counted.c.late_cancellation, counted.c.outcome)
+    ):
+        if not 0 <= index < len(steps):
+            continue
+        n, row = int(sessions or 0), sums[int(index)]
+        row[0] += n
+        if status in STATUS_COLUMN:
+            row[STATUS_COLUMN[status]] += n
+        if late:
+            row[5] += n
+        if outcome:
+            row[6] += n
+            row[OUTCOME_COLUMN[outcome]] += n
+            if outcome in (AttendanceOutcome.ATTENDED.value, AttendanceOutcome.LATE.value):
+                row[10] += int(minutes or 0)
+    return [_row(b.label, "", numbers) for b, numbers in zip(steps, sums, strict=True)]
+
+
+# Where each status and outcome goes among a ReportRow's numbers (see _measures).
+STATUS_COLUMN = {
+    BookingStatus.COMPLETED.value: 1,
+    BookingStatus.NO_SHOW.value: 2,
+    BookingStatus.CANCELLED.value: 3,
+    BookingStatus.DECLINED.value: 4,
+}
+OUTCOME_COLUMN = {
+    AttendanceOutcome.ATTENDED.value: 7,
+    AttendanceOutcome.LATE.value: 8,
+    AttendanceOutcome.NO_SHOW.value: 9,
+}
 
 
 def _by_person_query(period: Period, who: str) -> Any:

@@ -201,11 +201,16 @@ def generate(
         mentor_users.append(user)
     factories.mentor(status=MentorStatus.PENDING, expertise=[tags[0]])
     mentee_users = [factories.user() for _ in range(mentees)]
-    # Each session has its own hour (counted back and forth from a base), so nothing overlaps.
-    hours = rng.sample(range(-24 * 120, 24 * 40), sessions)
-    for h in hours:
-        start = NOW.replace(minute=0) + dt.timedelta(hours=h)
-        past = start + dt.timedelta(hours=1) <= NOW
+    # Each session has its own odd hour (counted back and forth from a base), so nothing
+    # overlaps; starts off the hour and lengths up to 75 minutes put some across an hour
+    # boundary and one or more across the frozen now (whose hourly counts cannot say "ended").
+    hours = rng.sample(range(-24 * 120 + 1, 24 * 40, 2), sessions)
+    for h in [-1, *(h for h in hours if h != -1)][:sessions]:
+        minutes = 60 if h == -1 else rng.choice([30, 45, 60, 75])
+        start = NOW.replace(minute=0) + dt.timedelta(
+            hours=h, minutes=30 if h == -1 else rng.choice([0, 15, 30, 45])
+        )
+        past = start + dt.timedelta(minutes=minutes) <= NOW
         status = rng.choice(
             [
                 BookingStatus.COMPLETED,
@@ -224,6 +229,7 @@ def generate(
             mentor,
             mentee,
             starts_at=start,
+            minutes=minutes,
             status=status,
             late_cancellation=status == BookingStatus.CANCELLED and rng.random() < 0.5,
         )
@@ -356,4 +362,4 @@ def test_fixed_number_of_queries(app, client_for, people, factories, db_session,
     assert count_queries(client, "/admin/mentorship?period=30d", engine) == small
     with counted(engine) as statements:
         program_stats.period_overview(db_session, periods.parse_period({}, now=NOW, tz=TZ), now=NOW)
-    assert len(statements) == 8
+    assert len(statements) == 10

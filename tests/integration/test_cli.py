@@ -1,4 +1,4 @@
-"""The flask commands: init-db, seed-demo, create-admin, import-members."""
+"""The flask commands: init-db, seed-demo, create-admin, import-members, rebuild-session-stats."""
 
 from __future__ import annotations
 
@@ -57,3 +57,35 @@ def test_seed_demo_only_on_an_empty_database(app, db_session, factories):
     assert runner.invoke(args=["seed-demo"]).exit_code != 0
     skipped = runner.invoke(args=["seed-demo", "--if-empty"])
     assert skipped.exit_code == 0 and "not loaded" in skipped.output
+
+
+def test_rebuild_session_stats_checks_then_recounts(app, db_session, factories):
+    import datetime as dt
+
+    from app.jobs import _queue_jobs
+    from app.models import SessionStat
+    from app.services import session_stats
+
+    mentor, mentee = factories.mentor(), factories.user()
+    factories.booking(mentor, mentee)
+    runner = app.test_cli_runner()
+    clean = runner.invoke(args=["rebuild-session-stats", "--check"])
+    assert clean.exit_code == 0 and "0 differ" in clean.output
+    db_session.add(
+        SessionStat(
+            hour=dt.datetime(2026, 1, 1, 9, tzinfo=dt.UTC),
+            status="completed",
+            late_cancellation=False,
+            outcome="",
+            sessions=5,
+            minutes=0,
+        )
+    )
+    db_session.flush()
+    off = runner.invoke(args=["rebuild-session-stats", "--check"])
+    assert off.exit_code == 1 and "1 differ" in off.output
+    fixed = runner.invoke(args=["rebuild-session-stats"])
+    assert fixed.exit_code == 0 and "Rebuilt: 1 hourly counts written." in fixed.output
+    assert session_stats.check(db_session).ok
+    # The scheduler folds the deltas in on every tick.
+    assert any(job is session_stats.compact for _, job, _ in _queue_jobs(app.config))

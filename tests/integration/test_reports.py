@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from app.services import periods, reports
 from app.services.demo import seed_demo
 from tests.conftest import FROZEN_NOW
@@ -113,6 +115,23 @@ def test_reports_equal_raw_sql_on_generated_data(client_for, people, factories, 
         query = dict(part.split("=") for part in args.split("&"))
         period = periods.parse_period(query, now=NOW, tz=people.admin.timezone)
         check_all(db_session, client, period, args)
+
+
+@pytest.mark.parametrize("tz", ["Europe/Berlin", "Asia/Kolkata"])
+def test_monthly_rows_are_exact_on_and_off_the_utc_hour(
+    client_for, people, factories, db_session, tz
+):
+    """Berlin's months start on a UTC hour (read from the hourly counts); Kolkata's at :30
+    (read from the bookings). Both equal raw SQL."""
+    generate(factories, db_session, seed=8, sessions=80)
+    people.admin.timezone = tz
+    db_session.commit()
+    check_all(
+        db_session,
+        client_for("admin"),
+        periods.parse_period({"period": "year"}, now=NOW, tz=tz),
+        "period=year",
+    )
 
 
 def test_reports_equal_raw_sql_on_the_demo_data(app, db_session):

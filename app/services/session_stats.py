@@ -1,0 +1,268 @@
+"""Session counts per UTC hour (app/models/session_stats.py, migration 0012): reading them,
+folding the triggers' deltas in, and rebuilding them from the bookings.
+
+A reader asks for the hours [starts_at, ends_at) and gets, per hour, status, late flag and
+mentee outcome, the sessions and the minutes of the mentee's records: the compacted rows and
+the pending deltas added up in the same statement, so the answer is exact whether or not the
+scheduler has compacted lately. A period or bucket boundary that is not on the UTC hour (a
+midnight in a :30 or :45 zone) cuts an hour in two: `edge_hours` names those hours, the reader
+skips them here and counts their bookings instead (`in_hours`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import (
+    Select,
+    String,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+    union_all,
+)
+from sqlalchemy.orm import Session
+
+from app.db import begin_write
+from app.models import Attendance, Booking, SessionStat, SessionStatDelta
+
+Key = tuple[dt.datetime, str, bool, str]
+
+
+HOUR = dt.timedelta(hours=1)
+
+
+def _floor_hour(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def edge_hours(moments: Iterable[dt.datetime]) -> list[dt.datetime]:
+    """The UTC hours that a boundary cuts in two (a midnight in a :30 or :45 zone): their
+    counts cannot be split, so those hours are read from the bookings instead."""
+    return sorted({_floor_hour(m) for m in moments if m != _floor_hour(m)})
+
+
+def hourly(
+    starts_at: dt.datetime, ends_at: dt.datetime, *, skip: Sequence[dt.datetime] = ()
+) -> Any:
+    """A subquery of (hour, status, late_cancellation, outcome, sessions, minutes) rows for the
+    hours in [starts_at, ends_at) but those in `skip`: compacted rows and pending deltas, to be
+    summed by the caller (a key may appear more than once)."""
+    parts: list[Any] = []
+    for table in (SessionStat, SessionStatDelta):
+        query = select(
+            table.hour.label("hour"),
+            table.status.label("status"),
+            table.late_cancellation.label("late_cancellation"),
+            table.outcome.label("outcome"),
+            table.sessions.label("sessions"),
+            table.minutes.label("minutes"),
+        ).where(table.hour >= starts_at, table.hour < ends_at)
+        if skip:
+            query = query.where(table.hour.not_in(list(skip)))
+        parts.append(query)
+    return union_all(*parts).subquery("hourly")
+
+
+def in_hours(
+    column: Any, hours: Sequence[dt.datetime], starts_at: dt.datetime, ends_at: dt.datetime
+) -> Any:
+    """SQL: `column` falls in one of `hours` (each an hour long) and in [starts_at, ends_at);
+    the bookings' side of `hourly(..., skip=hours)`."""
+    ranges = [
+        and_(column >= max(hour, starts_at), column < min(hour + HOUR, ends_at))
+        for hour in hours
+        if hour < ends_at and hour + HOUR > starts_at
+    ]
+    return or_(*ranges) if ranges else false()
+
+
+# -- compaction (a scheduler job) ------------------------------------------------------------
+
+_PG_COMPACT = text(
+    """
+    WITH moved AS (
+        DELETE FROM session_stat_deltas
+        RETURNING hour, status, late_cancellation, outcome, sessions, minutes
+    ), summed AS (
+        SELECT hour, status, late_cancellation, outcome, sum(sessions) AS sessions,
+               sum(minutes) AS minutes, count(*) AS folded
+        FROM moved GROUP BY hour, status, late_cancellation, outcome
+    ), upserted AS (
+        INSERT INTO session_stats (hour, status, late_cancellation, outcome, sessions, minutes)
+        SELECT hour, status, late_cancellation, outcome, sessions, minutes FROM summed
+        ON CONFLICT (hour, status, late_cancellation, outcome) DO UPDATE
+        SET sessions = session_stats.sessions + EXCLUDED.sessions,
+            minutes = session_stats.minutes + EXCLUDED.minutes
+        RETURNING hour, status, late_cancellation, outcome, sessions, minutes
+    )
+    SELECT (SELECT coalesce(sum(folded), 0) FROM summed) AS folded,
+           hour, status, late_cancellation, outcome
+    FROM upserted WHERE sessions = 0 AND minutes = 0
+    UNION ALL
+    SELECT (SELECT coalesce(sum(folded), 0) FROM summed), NULL, NULL, NULL, NULL
+    """
+)
+_PG_DROP_EMPTY = text(
+    "DELETE FROM session_stats WHERE hour = :hour AND status = :status"
+    " AND late_cancellation = :late AND outcome = :outcome AND sessions = 0 AND minutes = 0"
+)
+_SQLITE_COMPACT = text(
+    """
+    INSERT INTO session_stats (hour, status, late_cancellation, outcome, sessions, minutes)
+    SELECT hour, status, late_cancellation, outcome, sum(sessions), sum(minutes)
+    FROM session_stat_deltas WHERE id <= :upto
+    GROUP BY hour, status, late_cancellation, outcome
+    ON CONFLICT (hour, status, late_cancellation, outcome) DO UPDATE
+    SET sessions = sessions + excluded.sessions, minutes = minutes + excluded.minutes
+    """
+)
+
+
+def compact(session: Session, *, now: dt.datetime) -> int:
+    """Fold the pending deltas into session_stats; the number of deltas folded.
+
+    PostgreSQL: one statement takes every delta committed so far (a writer's delta that
+    commits later stays for the next pass) and adds it in; rows that fall to zero go.
+    SQLite: the caller's write transaction (BEGIN IMMEDIATE) keeps writers out meanwhile.
+    `now` is unused: the job signature of app/jobs.py."""
+    del now
+    if session.get_bind().dialect.name == "postgresql":
+        rows = session.execute(_PG_COMPACT).all()
+        folded = int(rows[0][0]) if rows else 0
+        for _, hour, status, late, outcome in rows:
+            if hour is not None:
+                session.execute(
+                    _PG_DROP_EMPTY,
+                    {"hour": hour, "status": status, "late": late, "outcome": outcome},
+                )
+        return folded
+    upto = session.scalar(select(func.max(SessionStatDelta.id)))
+    if upto is None:
+        return 0
+    folded = int(session.scalar(select(func.count()).where(SessionStatDelta.id <= upto)) or 0)
+    session.execute(_SQLITE_COMPACT, {"upto": upto})
+    session.execute(text("DELETE FROM session_stat_deltas WHERE id <= :upto"), {"upto": upto})
+    session.execute(text("DELETE FROM session_stats WHERE sessions = 0 AND minutes = 0"))
+    return folded
+
+
+# -- checking and rebuilding ----------------------------------------------------------------
+
+
+def _hour_of(session: Session, column: Any) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return func.date_trunc("hour", column, "UTC")
+    return func.substr(column, 1, 13).concat(":00:00.000000")
+
+
+def _from_bookings(session: Session) -> Select[Any]:
+    hour = _hour_of(session, Booking.starts_at)
+    outcome = func.coalesce(type_coerce(Attendance.outcome, String()), "", type_=String())
+    return (
+        select(
+            hour,
+            Booking.status,
+            Booking.late_cancellation,
+            outcome,
+            func.count(),
+            func.coalesce(func.sum(Attendance.minutes), 0),
+        )
+        .select_from(Booking)
+        .outerjoin(
+            Attendance,
+            (Attendance.booking_id == Booking.id)
+            & (Attendance.participant_id == Booking.mentee_id),
+        )
+        .group_by(hour, Booking.status, Booking.late_cancellation, outcome)
+    )
+
+
+@dataclass(frozen=True)
+class Drift:
+    keys_checked: int
+    wrong: dict[str, tuple[tuple[int, int], tuple[int, int]]]  # key -> (kept, actual)
+
+    @property
+    def ok(self) -> bool:
+        return not self.wrong
+
+
+def _key(hour: Any, status: Any, late: Any, outcome: Any) -> str:
+    moment = hour if isinstance(hour, str) else hour.astimezone(dt.UTC).strftime("%Y-%m-%d %H")
+    return f"{moment[:13]}|{getattr(status, 'value', status)}|{bool(late)}|{outcome}"
+
+
+def check(session: Session) -> Drift:
+    """Compare the kept counts (compacted + pending) with a count of the bookings now."""
+    actual: dict[str, tuple[int, int]] = {}
+    for hour, status, late, outcome, sessions, minutes in session.execute(_from_bookings(session)):
+        actual[_key(hour, status, late, outcome)] = (int(sessions), int(minutes))
+    everything = hourly(
+        dt.datetime.min.replace(tzinfo=dt.UTC), dt.datetime.max.replace(tzinfo=dt.UTC)
+    )
+    kept: dict[str, tuple[int, int]] = {}
+    for hour, status, late, outcome, sessions, minutes in session.execute(
+        select(
+            everything.c.hour,
+            everything.c.status,
+            everything.c.late_cancellation,
+            everything.c.outcome,
+            func.sum(everything.c.sessions),
+            func.sum(everything.c.minutes),
+        ).group_by(
+            everything.c.hour,
+            everything.c.status,
+            everything.c.late_cancellation,
+            everything.c.outcome,
+        )
+    ):
+        if int(sessions) or int(minutes):
+            kept[_key(hour, status, late, outcome)] = (int(sessions), int(minutes))
+    wrong = {
+        key: (kept.get(key, (0, 0)), actual.get(key, (0, 0)))
+        for key in set(kept) | set(actual)
+        if kept.get(key, (0, 0)) != actual.get(key, (0, 0))
+    }
+    return Drift(len(set(kept) | set(actual)), wrong)
+
+
+def rebuild(session: Session) -> int:
+    """Recount everything from the bookings (the migration's backfill, on demand); the
+    number of rows written. Writers wait meanwhile (PostgreSQL: a SHARE lock on bookings and
+    attendance; SQLite: the write transaction)."""
+    begin_write(session)
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE bookings, attendance IN SHARE MODE"))
+    session.execute(text("DELETE FROM session_stat_deltas"))
+    session.execute(text("DELETE FROM session_stats"))
+    rows = [
+        {
+            "hour": hour,
+            "status": getattr(status, "value", status),
+            "late_cancellation": bool(late),
+            "outcome": outcome,
+            "sessions": int(sessions),
+            "minutes": int(minutes),
+        }
+        for hour, status, late, outcome, sessions, minutes in session.execute(
+            _from_bookings(session)
+        )
+    ]
+    if rows:
+        session.execute(
+            text(
+                "INSERT INTO session_stats (hour, status, late_cancellation, outcome, sessions,"
+                " minutes) VALUES (:hour, :status, :late_cancellation, :outcome, :sessions,"
+                " :minutes)"
+            ),
+            rows,
+        )
+    return len(rows)
