@@ -129,6 +129,28 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # How often the header's bell asks for the unread count.
         "NOTIFY_BELL_POLL_SECONDS": _int(env.get("NOTIFY_BELL_POLL_SECONDS"), 30),
         "UNCONFIRMED_PROMPT_HOURS": _int(env.get("UNCONFIRMED_PROMPT_HOURS"), 24),
+        # issue 8: feedback. Its author may edit feedback this long after giving it; the
+        # mentee may confirm or dispute an attendance record this long after it is recorded.
+        "FEEDBACK_EDIT_DAYS": _int(env.get("FEEDBACK_EDIT_DAYS"), 7),
+        "ATTENDANCE_DISPUTE_DAYS": _int(env.get("ATTENDANCE_DISPUTE_DAYS"), 7),
+        # end issue 8: feedback
+        # issue 8: chat. Unread messages are mailed once they have waited this long; posts
+        # per person are rate limited; the open thread and the header badge poll.
+        "CHAT_UNREAD_MAIL_MINUTES": _int(env.get("CHAT_UNREAD_MAIL_MINUTES"), 15),
+        "CHAT_POST_LIMIT": env.get("CHAT_POST_LIMIT", "30 per minute"),
+        "CHAT_POLL_SECONDS": _int(env.get("CHAT_POLL_SECONDS"), 5),
+        # end issue 8: chat
+        # issue 8: at-risk pairs (app/services/at_risk.py). A pair is current with a session
+        # in the lookback window; at risk with no session for QUIET_DAYS, a request waiting
+        # REQUEST_HOURS, a latest rating <= LOW_RATING, or no free time in AVAILABILITY_DAYS.
+        # One nudge per pair and reason per NUDGE_COOLDOWN_DAYS.
+        "AT_RISK_LOOKBACK_DAYS": _int(env.get("AT_RISK_LOOKBACK_DAYS"), 90),
+        "AT_RISK_QUIET_DAYS": _int(env.get("AT_RISK_QUIET_DAYS"), 21),
+        "AT_RISK_REQUEST_HOURS": _int(env.get("AT_RISK_REQUEST_HOURS"), 24),
+        "AT_RISK_LOW_RATING": _int(env.get("AT_RISK_LOW_RATING"), 2),
+        "AT_RISK_AVAILABILITY_DAYS": _int(env.get("AT_RISK_AVAILABILITY_DAYS"), 14),
+        "NUDGE_COOLDOWN_DAYS": _int(env.get("NUDGE_COOLDOWN_DAYS"), 7),
+        # end issue 8: at-risk pairs
         # Meeting links must be https on one of these domains (or a subdomain); empty = defaults.
         "MEETING_DOMAINS": env.get("MEETING_DOMAINS", ""),
         "COMMUNITY_LINKS": parse_community_links(env.get("COMMUNITY_LINKS")),

@@ -20,6 +20,7 @@ from flask import Flask
 
 from app.db import begin_write, db
 from app.services import (
+    chat,
     mentor_index,
     notification_mail,
     outbox,
@@ -74,6 +75,13 @@ def _queue_jobs(config: Any) -> list[tuple[str, Callable[..., int], dict[str, An
             reminders.queue_attendance_due,
             {"window_days": config["ATTENDANCE_WINDOW_DAYS"]},
         ),
+        # issue 8: chat
+        (
+            "queue chat unread mail",
+            chat.queue_unread_mail,
+            {"after_minutes": config["CHAT_UNREAD_MAIL_MINUTES"]},
+        ),
+        # end issue 8: chat
         ("clean up sign-in tokens", reminders.cleanup_sign_in_tokens, {}),
         ("fold session count deltas", session_stats.compact, {}),
         ("refresh next available times", mentor_index.refresh_stale, {}),

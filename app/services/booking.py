@@ -65,7 +65,15 @@ from app.models import (
     NotificationChannel,
     User,
 )
-from app.services import audit, meeting_links, mentor_index, outbox, schedule, slot_engine
+from app.services import (
+    audit,
+    feedback,
+    meeting_links,
+    mentor_index,
+    outbox,
+    schedule,
+    slot_engine,
+)
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.errors import (
     DomainError,
@@ -1223,6 +1231,8 @@ def record_attendance(
             "correction": correction,
         },
     )
+    # Issue 8: ask for feedback on an attended session (once per booking and person).
+    feedback.queue_prompts(session, booking, now=now)
     session.flush()
     return booking
 

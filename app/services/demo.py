@@ -45,6 +45,7 @@ from app.models import (
 )
 from app.models.availability import ExceptionKind
 from app.services import audit, mentor_index
+from app.services.demo_follow_through import seed_follow_through
 from app.services.errors import DomainError
 from app.services.taxonomy import ensure_taxonomy
 
@@ -618,6 +619,7 @@ def seed_demo(session: Session, *, now: dt.datetime, seed: int = DEFAULT_SEED) -
     tags_added = ensure_taxonomy(session)
     seeder.run()
     _index_mentors(session, now)
+    seed_follow_through(session, now=now, rng=rng)
     return _summarise(session, tags_added)
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ from app.models import (
     BookingStatus,
     MentorProfile,
     MentorStatus,
+    SessionFeedback,
 )
 
 # `schedule` imports this module too: refer to it by module, at call time.
@@ -50,12 +52,26 @@ def sync_search(profile: MentorProfile) -> None:
     profile.search_expertise = " ".join(tag.name for tag in profile.expertise)
 
 
+def _lock_profiles(session: Session, user_ids: list[int]) -> None:
+    """PostgreSQL: lock the profiles before a recount, so that the UPDATE after it (a new
+    statement, a new snapshot) sees what a concurrent writer committed meanwhile; a recount
+    inside a statement that waited for the row lock reads the older snapshot and loses that
+    row (a rating, a completed session). In user-id order, so two writers never deadlock."""
+    session.execute(
+        select(MentorProfile.id)
+        .where(MentorProfile.user_id.in_(user_ids))
+        .order_by(MentorProfile.user_id)
+        .with_for_update(key_share=True)
+    )
+
+
 def refresh_stats(session: Session, mentor_user_ids: Iterable[int]) -> None:
     """Recount completed sessions (counting, not incrementing: a corrected attendance
     can turn a completed session into a no-show)."""
     ids = sorted(set(mentor_user_ids))
     if not ids:
         return
+    _lock_profiles(session, ids)
     completed = (
         select(func.count(Booking.id))
         .where(
@@ -172,3 +188,38 @@ def refresh_stale(session: Session, now: dt.datetime, limit: int = STALE_BATCH) 
     )
     refresh_availability(session, due, now)
     return len(due)
+
+
+# -- issue 8: ratings (app/services/feedback.py) -----------------------------------------------
+
+
+def refresh_ratings(session: Session, mentor_user_ids: Iterable[int]) -> None:
+    """Recompute `rating_count` / `rating_average` from the rows: every non-null mentee
+    rating over the mentor's sessions (recounting, not incrementing, so an edited rating
+    moves the average exactly). Runs in the caller's transaction, beside the feedback write."""
+    ids = sorted(set(mentor_user_ids))
+    if not ids:
+        return
+
+    def over_ratings(aggregate: Any) -> Any:
+        return (
+            select(aggregate)
+            .select_from(SessionFeedback)
+            .join(Booking, Booking.id == SessionFeedback.booking_id)
+            .where(
+                Booking.mentor_id == MentorProfile.user_id,
+                SessionFeedback.author_id == Booking.mentee_id,
+                SessionFeedback.rating.is_not(None),
+            )
+            .scalar_subquery()
+        )
+
+    count = over_ratings(func.count(SessionFeedback.id))
+    average = over_ratings(func.avg(SessionFeedback.rating))
+    _lock_profiles(session, ids)
+    session.execute(
+        update(MentorProfile)
+        .where(MentorProfile.user_id.in_(ids))
+        .values(rating_count=count, rating_average=average)
+        .execution_options(synchronize_session=False)
+    )

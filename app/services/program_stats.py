@@ -24,7 +24,7 @@ from app.models import (
     User,
     mentor_expertise,
 )
-from app.services import session_stats
+from app.services import attendance_review, chat, session_stats
 from app.services.periods import Bucket, Period, buckets
 
 
@@ -126,6 +126,8 @@ class Attention:
     attendance_missing: int  # confirmed sessions that have ended with nothing recorded
     dead_mail: int
     mentors_without_availability: int
+    open_disputes: int = 0  # attendance records a mentee disputed, not yet resolved
+    reported_messages: int = 0  # chat messages reported, not yet hidden or kept
 
     @property
     def total(self) -> int:
@@ -135,6 +137,8 @@ class Attention:
             + self.attendance_missing
             + self.dead_mail
             + self.mentors_without_availability
+            + self.open_disputes
+            + self.reported_messages
         )
 
 
@@ -301,7 +305,7 @@ def _session_tally(
 
 
 def period_overview(session: Session, period: Period, *, now: dt.datetime) -> PeriodOverview:
-    """Everything the admin overview shows for `period`, in ten aggregate queries."""
+    """Everything the admin overview shows for `period`, in twelve aggregate queries."""
     approved = MentorProfile.status == MentorStatus.APPROVED
     # 1. mentors: statuses, weighted rating, no availability in the next two weeks.
     mentor_row = session.execute(
@@ -397,6 +401,8 @@ def period_overview(session: Session, period: Period, *, now: dt.datetime) -> Pe
         attendance_missing=int(open_row[1] or 0),
         dead_mail=mail["dead"],
         mentors_without_availability=int(unavailable or 0),
+        open_disputes=attendance_review.count_open(session),
+        reported_messages=chat.open_report_count(session),
     )
 
     steps = buckets(period)

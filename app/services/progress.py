@@ -18,10 +18,12 @@ The numbers, per mentee and mentor (the page and docs say the same):
   session that was attended for no time at all);
 - attendance rate: attended / (attended + no-shows), None when both are 0;
 - last session: the start of the latest session that took place (attended or late);
-- next session: the earliest requested or confirmed session that has not ended yet.
+- next session: the earliest requested or confirmed session that has not ended yet;
+- goals and action items (issue 8): every item of the pair, open ones first, each open,
+  done or overdue (open with a due date before the viewer's today).
 
 Every function runs a fixed number of queries whatever the data size: the numbers are SQL
-aggregates, the notes and next sessions one query each.
+aggregates, the notes, next sessions and goals one query each.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from sqlalchemy.orm import Session, aliased
 
 from app.models import Attendance, AttendanceOutcome, Booking, BookingStatus, User
 from app.models.booking import ACTIVE_STATUSES
+from app.models.follow_through import PairGoal
+from app.services import goals as goal_service
 
 PER_PAGE = 25
 QUERY_MAX = 100
@@ -98,6 +102,8 @@ class MentorProgress:
     numbers: Numbers
     next_session: NextSession | None = None
     notes: list[Note] = field(default_factory=list)
+    # The pair's goals and action items, open first (issue 8; app/services/goals.py).
+    goals: list[PairGoal] = field(default_factory=list)
 
 
 @dataclass
@@ -238,7 +244,8 @@ def _moment(raw: Any) -> dt.datetime | None:
 
 
 def snapshot(session: Session, scope: Scope, *, now: dt.datetime) -> Snapshot | None:
-    """The mentee's numbers per mentor (in `scope`), next session and notes: four queries.
+    """The mentee's numbers per mentor (in `scope`), next session, notes and the pairs'
+    goals and action items: five queries.
 
     None when the mentee does not exist. Mentors with only declined requests are left out."""
     mentee = session.get(User, scope.mentee_id)
@@ -300,6 +307,14 @@ def snapshot(session: Session, scope: Scope, *, now: dt.datetime) -> Snapshot | 
         progress = mentors.get(mentor_id)
         if progress is not None:
             progress.notes.append(Note(booking_id, starts_at, body, bool(shared)))
+
+    # The pairs' goals and action items (issue 8): one query.
+    for mentor_id, items in goal_service.for_mentee(
+        session, scope.mentee_id, scope.mentor_id
+    ).items():
+        progress = mentors.get(mentor_id)
+        if progress is not None:
+            progress.goals = items
     return Snapshot(mentee, scope, list(mentors.values()))
 
 

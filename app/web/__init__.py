@@ -102,17 +102,21 @@ def init_web(app: Flask) -> None:
         app.register_blueprint(module.bp)
     app.register_blueprint(schedule.admin_bp)
     errors.register(app)
+    from app.web.navigation import badge_slot_id, register_badge_refresh
+
+    register_badge_refresh(app)
+    app.jinja_env.globals["nav_badge_slot"] = badge_slot_id
 
     @app.context_processor
     def _globals() -> dict[str, Any]:
-        from app.web.navigation import navigation_for
+        from app.web.navigation import LazyNavigation
 
         # Mail rendered by a scheduler job has no request (and no signed-in viewer).
         in_request = has_request_context()
         return {
             "asset_url": asset_url,
             "viewer_tz": viewer_timezone() if in_request else app.config["DEFAULT_TIMEZONE"],
-            "nav": navigation_for(current_user) if in_request else [],
+            "nav": LazyNavigation(current_user) if in_request else [],
             "community_links": app.config["COMMUNITY_LINKS"],
             "community_name": app.config["COMMUNITY_NAME"],
             "registration_open": app.config["REGISTRATION_OPEN"],

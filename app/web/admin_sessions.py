@@ -33,6 +33,7 @@ from app.models import Booking
 from app.services import admin_sessions as service
 from app.services import audit_log
 from app.services import booking as booking_service
+from app.services import feedback as feedback_service
 from app.services.errors import (
     InvalidTransition,
     NotAllowed,
@@ -167,6 +168,8 @@ def _detail_context(
         "reason": reason,
         "reason_error": reason_error,
         "reason_max": booking_service.REASON_MAX,
+        # issue 8: feedback (both sides, the private note, the mentee's answer to attendance)
+        "session_feedback": feedback_service.admin_view(db.session, booking),
     }
 
 

@@ -83,6 +83,11 @@ def expected(db_session, lo: dt.datetime, hi: dt.datetime, now: dt.datetime) -> 
     return {
         "approved": one("SELECT count(*) FROM mentor_profiles WHERE status = 'approved'"),
         "pending": one("SELECT count(*) FROM mentor_profiles WHERE status = 'pending'"),
+        "disputes": one(
+            "SELECT count(*) FROM attendance WHERE mentee_response = 'disputed'"
+            " AND dispute_resolved_at IS NULL"
+        ),
+        "reports": one("SELECT count(*) FROM chat_reports WHERE resolved_at IS NULL"),
         "active_mentees": one(
             "SELECT count(DISTINCT mentee_id) FROM bookings WHERE starts_at >= :lo"
             " AND starts_at < :hi AND status NOT IN ('declined', 'cancelled')",
@@ -161,6 +166,8 @@ def check(db_session, period: periods.Period, now: dt.datetime) -> program_stats
     assert got.attention.attendance_missing == want["missing"]
     assert got.attention.dead_mail == want["mail"]["dead"]
     assert got.attention.mentors_without_availability == want["unavailable"]
+    assert got.attention.open_disputes == want["disputes"]
+    assert got.attention.reported_messages == want["reports"]
     demand = {e.name: e.demand for e in got.expertise if e.demand}
     supply = {e.name: e.supply for e in got.expertise if e.supply}
     assert demand == want["demand"]
@@ -314,6 +321,9 @@ def test_overview_numbers_equal_raw_sql_on_the_demo_data(db_session):
     for key in ("month", "90d", "year"):
         got = check(db_session, periods.parse_period({"period": key}, now=NOW, tz=TZ), NOW)
     assert got.sessions_total > 0
+    # The demo has one disputed attendance record and one reported message waiting.
+    assert (got.attention.open_disputes, got.attention.reported_messages) == (1, 1)
+    assert got.rating_count > 0
 
 
 def test_the_page_shows_the_numbers(client_for, people, factories, db_session):
@@ -362,4 +372,4 @@ def test_fixed_number_of_queries(app, client_for, people, factories, db_session,
     assert count_queries(client, "/admin/mentorship?period=30d", engine) == small
     with counted(engine) as statements:
         program_stats.period_overview(db_session, periods.parse_period({}, now=NOW, tz=TZ), now=NOW)
-    assert len(statements) == 10
+    assert len(statements) == 12

@@ -1103,8 +1103,12 @@ def test_the_mentees_attendance_decides_the_status(
     assert event.before["attendance"] == {}
     assert event.after["attendance"][str(mentee.id)]["outcome"] == outcome.value
     assert event.after["correction"] is False
-    # Recording attendance tells nobody.
-    assert notes_for(db_session, held.id) == []
+    # Recording attendance sends no booking news; an attended session asks both for their
+    # feedback (issue 8: app/services/feedback.queue_prompts), a no-show asks nobody.
+    rows = notes_for(db_session, held.id)
+    assert {n.kind for n in rows} <= {"feedback_due"}
+    attended = outcome is not AttendanceOutcome.NO_SHOW
+    assert recipients(rows) == (both_channels(mentee.id, mentor.id) if attended else set())
 
 
 def test_both_participants_can_be_recorded_with_plain_tuples(
