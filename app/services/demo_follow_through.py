@@ -64,7 +64,7 @@ ACTIONS = (
     "Send the design doc for review",
 )
 CHAT = (
-    ("mentee", "Thanks for today! I've put the notes in our action items."),
+    ("mentee", "Thanks again for our last session! The notes are in our action items."),
     ("mentor", "Great. Have a look at https://example.org/case-study-guide before next time."),
     ("mentee", "Will do. Is it OK if I send you the outline on Thursday?"),
     ("mentor", "Thursday works. Keep it to one page, we'll go through it together."),
