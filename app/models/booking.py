@@ -138,6 +138,11 @@ class AttendanceResponse(enum.StrEnum):
     DISPUTED = "disputed"
 
 
+# A mentee's dispute an admin has not resolved yet. Literal SQL, not bound parameters: a
+# partial index is only used when the query's WHERE visibly implies its predicate.
+OPEN_DISPUTES_SQL = "mentee_response = 'disputed' AND dispute_resolved_at IS NULL"
+
+
 class Attendance(Base):
     __tablename__ = "attendance"
     __table_args__ = (
@@ -145,6 +150,13 @@ class Attendance(Base):
         CheckConstraint("minutes >= 0", name="minutes_non_negative"),
         Index(
             "ix_attendance_booking_outcome", "booking_id", "participant_id", "outcome", "minutes"
+        ),
+        # Disputes waiting for an admin (migration 0011); the queries use the same text.
+        Index(
+            "ix_attendance_open_disputes",
+            "booking_id",
+            postgresql_where=text(OPEN_DISPUTES_SQL),
+            sqlite_where=text(OPEN_DISPUTES_SQL),
         ),
     )
 

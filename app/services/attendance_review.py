@@ -28,7 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
-from sqlalchemy import CursorResult, func, select, update
+from sqlalchemy import CursorResult, func, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from app.models import (
@@ -40,6 +40,7 @@ from app.models import (
     NotificationChannel,
     User,
 )
+from app.models.booking import OPEN_DISPUTES_SQL
 from app.services import audit, feedback, mentor_index, outbox
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.errors import (
@@ -353,10 +354,8 @@ class DisputeRow:
 
 
 def _open() -> Any:
-    return (
-        Attendance.mentee_response == AttendanceResponse.DISPUTED,
-        Attendance.dispute_resolved_at.is_(None),
-    )
+    # The predicate of ix_attendance_open_disputes, word for word (see OPEN_DISPUTES_SQL).
+    return (text(OPEN_DISPUTES_SQL),)
 
 
 def open_disputes(session: Session) -> list[DisputeRow]:

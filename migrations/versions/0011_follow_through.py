@@ -20,6 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 
 TS = sa.DateTime(timezone=True)
+# The predicate of ix_attendance_open_disputes, word for word as the queries write it.
+OPEN_DISPUTES = "mentee_response = 'disputed' AND dispute_resolved_at IS NULL"
 
 revision = "0011"
 down_revision = "0010"
@@ -298,6 +300,14 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("dispute_resolved_at", TS, nullable=True))
         batch_op.add_column(sa.Column("dispute_resolved_by_id", sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column("dispute_resolution", sa.Text(), nullable=True))
+        # Open disputes (the admin queue and its badge on every admin page) without a scan
+        # of every attendance record.
+        batch_op.create_index(
+            "ix_attendance_open_disputes",
+            ["booking_id"],
+            postgresql_where=sa.text(OPEN_DISPUTES),
+            sqlite_where=sa.text(OPEN_DISPUTES),
+        )
         batch_op.create_foreign_key(
             batch_op.f("fk_attendance_dispute_resolved_by_id_users"),
             "users",
@@ -309,6 +319,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("attendance", schema=None) as batch_op:
+        batch_op.drop_index("ix_attendance_open_disputes")
         batch_op.drop_constraint(
             batch_op.f("fk_attendance_dispute_resolved_by_id_users"), type_="foreignkey"
         )
