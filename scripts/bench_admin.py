@@ -21,6 +21,7 @@ Then it prints p50 and p95 over R runs (30) of:
   days and this year (Europe/Berlin), and this year for an admin in Asia/Kolkata, whose
   midnights cut UTC hours in two (those hours are counted from the bookings);
 * the reports: by month (this year), by mentor and by mentee (first page, and the count);
+* the admins' pairs at risk, first page (app/services/at_risk.py);
 * "the sessions table": the sessions table page is another engineer's, so this times a plain
   `SELECT ... FROM bookings WHERE status IN (...) ORDER BY starts_at DESC LIMIT 25 OFFSET ...`
   plus its `count(*)`, at a few offsets, as a stand-in for that page's query.
@@ -47,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from app import schema
 from app.db import make_engine
-from app.services import periods, program_stats, reports, session_stats
+from app.services import at_risk, periods, program_stats, reports, session_stats
 from scripts.bench_db import database
 
 NOW = dt.datetime(2026, 11, 18, 15, 0, tzinfo=dt.UTC)
@@ -253,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
             cases.append(
                 ("report by mentee (year, page 1)", lambda s: reports.by_person(s, year, "mentee"))
             )
+            # Every pair met once in this seed, so ~77,000 pairs of the last 90 days are "at
+            # risk": far more than a real program's, the page's worst case.
+            cases.append(("pairs at risk (page 1)", lambda s: at_risk.pair_page(s, now=NOW)))
             table_sql = text(
                 "SELECT id, mentor_id, mentee_id, starts_at, ends_at, status FROM bookings"
                 " WHERE status IN ('completed', 'no_show') ORDER BY starts_at DESC LIMIT 25 OFFSET :o"

@@ -153,11 +153,29 @@ def _scored(now: dt.datetime, policy: Policy, query: str = "") -> Select[Any]:
         Booking.created_at <= now - dt.timedelta(hours=policy.request_hours),
         Booking.starts_at > now,
     )
-    current = and_(
-        Booking.status != BookingStatus.DECLINED,
-        Booking.starts_at >= now - dt.timedelta(days=policy.lookback_days),
+    # The current pairs first (an index range over the recent starts): every aggregate below
+    # then reads only their bookings, instead of grouping and sorting every booking ever made
+    # (4-6 s at a million sessions; see scripts/bench_admin.py).
+    current = (
+        select(Booking.mentor_id.label("mentor_id"), Booking.mentee_id.label("mentee_id"))
+        .where(
+            Booking.starts_at >= now - dt.timedelta(days=policy.lookback_days),
+            Booking.status != BookingStatus.DECLINED,
+        )
+        .group_by(Booking.mentor_id, Booking.mentee_id)
+        .subquery("current_pairs")
     )
-    pairs = (
+
+    def of_current_pairs(query: Any, name: str) -> Any:
+        """`query` (over Booking) narrowed to the current pairs' bookings, as a subquery."""
+        return query.join(
+            current,
+            and_(
+                current.c.mentor_id == Booking.mentor_id, current.c.mentee_id == Booking.mentee_id
+            ),
+        ).subquery(name)
+
+    pairs: Any = (
         select(
             Booking.mentor_id.label("mentor_id"),
             Booking.mentee_id.label("mentee_id"),
@@ -180,10 +198,10 @@ def _scored(now: dt.datetime, policy: Policy, query: str = "") -> Select[Any]:
             func.min(case((stale_request, Booking.created_at))).label("request_at"),
             func.min(case((stale_request, Booking.id))).label("request_id"),
         )
+        .select_from(Booking)
         .group_by(Booking.mentor_id, Booking.mentee_id)
-        .having(func.max(case((current, 1), else_=0)) == 1)
-        .subquery("pairs")
     )
+    pairs = of_current_pairs(pairs, "pairs")
 
     # The latest two sessions that started or were cancelled, per pair.
     counted = or_(
@@ -195,7 +213,7 @@ def _scored(now: dt.datetime, policy: Policy, query: str = "") -> Select[Any]:
             Booking.starts_at <= now,
         ),
     )
-    ranked = (
+    ranked: Any = (
         select(
             Booking.mentor_id.label("mentor_id"),
             Booking.mentee_id.label("mentee_id"),
@@ -207,9 +225,10 @@ def _scored(now: dt.datetime, policy: Policy, query: str = "") -> Select[Any]:
             )
             .label("rn"),
         )
+        .select_from(Booking)
         .where(counted)
-        .subquery("ranked")
     )
+    ranked = of_current_pairs(ranked, "ranked")
     streak = (
         select(
             ranked.c.mentor_id,
@@ -224,7 +243,7 @@ def _scored(now: dt.datetime, policy: Policy, query: str = "") -> Select[Any]:
     )
 
     # The mentee's rating on their latest rated session with the mentor.
-    rated = (
+    rated: Any = (
         select(
             Booking.mentor_id.label("mentor_id"),
             Booking.mentee_id.label("mentee_id"),
@@ -242,8 +261,8 @@ def _scored(now: dt.datetime, policy: Policy, query: str = "") -> Select[Any]:
             SessionFeedback.author_id == Booking.mentee_id,
             SessionFeedback.rating.is_not(None),
         )
-        .subquery("rated")
     )
+    rated = of_current_pairs(rated, "rated")
     latest_rating = (
         select(rated.c.mentor_id, rated.c.mentee_id, rated.c.rating)
         .where(rated.c.rn == 1)
