@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from flask import Flask
@@ -21,9 +20,16 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(INSTANCE),
     )
     app.config.update(load_config(config))
-    logging.basicConfig(
-        level=logging.INFO if app.config["ENV_NAME"] != "testing" else logging.WARNING
-    )
+    # issue 10: logs and error tracking. Logging first, so the request timer's hooks run
+    # first and last; Sentry only when SENTRY_DSN is set (not even imported otherwise).
+    from app.logs import configure_logging
+
+    configure_logging(app)
+    if app.config.get("SENTRY_DSN"):
+        from app.error_tracking import init_error_tracking
+
+        init_error_tracking(app)
+    # end issue 10: logs and error tracking
 
     if app.config.get("SKIP_DB_CONFIGURE") is not True:
         if app.config["DATABASE_URL"].startswith("sqlite:///"):
@@ -37,7 +43,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         db.remove()
 
     from app.web import init_web
+    from app.web.metrics import init_metrics  # issue 10: metrics (before init_web)
 
+    init_metrics(app)  # issue 10: metrics
     init_web(app)
 
     from app.cli import register_cli

@@ -39,6 +39,23 @@ def _int(value: str | None, default: int) -> int:
         raise ConfigError(f"expected a whole number, got {value!r}") from exc
 
 
+# issue 10: error tracking
+def _sample_rate(value: str | None) -> float:
+    """SENTRY_TRACES_SAMPLE_RATE: a share of requests traced, 0 (the default) to 1."""
+    if value is None or value.strip() == "":
+        return 0.0
+    try:
+        rate = float(value)
+    except ValueError as exc:
+        raise ConfigError(f"expected a number from 0 to 1, got {value!r}") from exc
+    if not 0.0 <= rate <= 1.0:
+        raise ConfigError(f"SENTRY_TRACES_SAMPLE_RATE must be from 0 to 1, got {value!r}")
+    return rate
+
+
+# end issue 10: error tracking
+
+
 @dataclass(frozen=True)
 class CommunityLink:
     label: str
@@ -151,6 +168,9 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "AT_RISK_AVAILABILITY_DAYS": _int(env.get("AT_RISK_AVAILABILITY_DAYS"), 14),
         "NUDGE_COOLDOWN_DAYS": _int(env.get("NUDGE_COOLDOWN_DAYS"), 7),
         # end issue 8: at-risk pairs
+        # issue 10: stats feed. Calls to /api/v1/mentorship/stats per API token.
+        "STATS_FEED_LIMIT": env.get("STATS_FEED_LIMIT", "60 per minute"),
+        # end issue 10: stats feed
         # Meeting links must be https on one of these domains (or a subdomain); empty = defaults.
         "MEETING_DOMAINS": env.get("MEETING_DOMAINS", ""),
         "COMMUNITY_LINKS": parse_community_links(env.get("COMMUNITY_LINKS")),
@@ -172,6 +192,19 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "PHOTO_MAX_BYTES": _int(env.get("PHOTO_MAX_MB"), 5) * 1024 * 1024,
         "PHOTO_MAX_PIXELS": _int(env.get("PHOTO_MAX_PIXELS"), 40_000_000),
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE / "uploads")),
+        # issue 10: metrics. /metrics answers 404 unless one is set; with both, both must pass.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", ""),
+        "METRICS_ALLOW_IPS": env.get("METRICS_ALLOW_IPS", ""),
+        # end issue 10: metrics
+        # issue 10: logs and error tracking. LOG_FORMAT: json (production default) or text
+        # (elsewhere); LOG_LEVEL: INFO (WARNING under tests). Sentry is off without a DSN.
+        "LOG_FORMAT": env.get("LOG_FORMAT", ""),
+        "LOG_LEVEL": env.get("LOG_LEVEL", ""),
+        "SENTRY_DSN": env.get("SENTRY_DSN", ""),
+        "SENTRY_TRACES_SAMPLE_RATE": _sample_rate(env.get("SENTRY_TRACES_SAMPLE_RATE")),
+        "SENTRY_ENVIRONMENT": env.get("SENTRY_ENVIRONMENT", app_env),
+        "SENTRY_RELEASE": env.get("SENTRY_RELEASE", ""),
+        # end issue 10: logs and error tracking
         "HSTS_SECONDS": _int(env.get("HSTS_SECONDS"), 31536000 if production else 0),
         "TESTING": app_env == "testing",
     }

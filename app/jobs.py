@@ -10,6 +10,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,6 +20,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from app.db import begin_write, db
+from app.logs import log_job_run  # issue 10: logs
 from app.services import (
     chat,
     mentor_index,
@@ -93,14 +95,17 @@ def run_jobs(app: Flask) -> None:
     with app.app_context():
         clock = app.extensions["mentorhub.clock"]
         for name, job, kwargs in _queue_jobs(app.config):
+            # issue 10: logs. One line per job run: rows, duration_ms, error.
+            started, count, error = time.perf_counter(), 0, None
             try:
                 with db.transaction() as session:
                     begin_write(session)  # first statement: BEGIN IMMEDIATE on SQLite
                     count = job(session, now=clock.now(), **kwargs)
-                if count:
-                    log.info("%s: %d", name, count)
-            except Exception:
+            except Exception as exc:
                 log.exception("%s failed", name)
+                error = exc
+            log_job_run(name, rows=count, started=started, error=error)
+            # end issue 10: logs
         deliver_notifications(app)
 
 
@@ -116,6 +121,8 @@ def deliver_notifications(app: Flask) -> None:
             lambda name, context: app.jinja_env.get_template(name).render(**context),
             unsubscribe_url=unsubscribe_url,
         )
+        # issue 10: logs. The delivery pass writes a job line too, with the report's counts.
+        started = time.perf_counter()
         try:
             report = outbox.deliver_due(
                 db.factory,
@@ -123,11 +130,22 @@ def deliver_notifications(app: Flask) -> None:
                 settings=outbox.DeliverySettings.from_config(app.config),
                 courier=courier,
             )
-        except Exception:
+        except Exception as exc:
             log.exception("outbox delivery failed")
+            log_job_run("deliver notifications", rows=0, started=started, error=exc)
             return
-        if report.claimed:
-            log.info("outbox: %s", report)
+        log_job_run(
+            "deliver notifications",
+            rows=report.claimed,
+            started=started,
+            sent=report.sent,
+            retrying=report.retrying,
+            dead=report.dead,
+            skipped=report.skipped,
+            released=report.released,
+            batches=report.batches,
+        )
+        # end issue 10: logs
 
 
 def _add_jobs(scheduler: Any, app: Flask) -> None:

@@ -1,5 +1,9 @@
 """The domain model: one module per domain, all registered on Base.metadata."""
 
+# issue 10: stats feed
+from app.models.api_token import ApiToken
+
+# end issue 10: stats feed
 from app.models.audit import AuditEvent
 from app.models.availability import AvailabilityException, AvailabilityRule
 from app.models.booking import (
@@ -37,6 +41,7 @@ from app.models.user import LoginToken, TokenPurpose, User
 
 __all__ = [
     "ACTIVE_STATUSES",
+    "ApiToken",  # issue 10: stats feed
     "Attendance",
     "AttendanceOutcome",
     "AttendanceResponse",

@@ -25,6 +25,11 @@ class NotificationStatus(enum.StrEnum):
     DEAD = "dead"
 
 
+# Email not sent (yet or ever): the mail health counts of the overview and /metrics. Literal
+# SQL, so that the planner can prove the partial index ix_notifications_unsent_email applies.
+UNSENT_EMAIL_SQL = "channel = 'email' AND status IN ('pending', 'failed', 'dead')"
+
+
 class Notification(Base):
     __tablename__ = "notifications"
     __table_args__ = (
@@ -36,6 +41,15 @@ class Notification(Base):
             sqlite_where=text("status IN ('pending', 'failed')"),
         ),
         Index("ix_notifications_user_read", "user_id", "channel", "read_at"),
+        # Migration 0014: in-app rows stay "pending" for good and sent mail piles up, so the
+        # health counts read this small index instead of the whole table.
+        Index(
+            "ix_notifications_unsent_email",
+            "status",
+            "next_attempt_at",
+            postgresql_where=text(UNSENT_EMAIL_SQL),
+            sqlite_where=text(UNSENT_EMAIL_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Integer, and_, case, func, literal, or_, select, union_all
+from sqlalchemy import Integer, and_, case, func, literal, or_, select, text, union_all
 from sqlalchemy.orm import Session
 
 from app.db import UTCDateTime
@@ -19,11 +19,11 @@ from app.models import (
     MentorProfile,
     MentorStatus,
     Notification,
-    NotificationChannel,
     NotificationStatus,
     User,
     mentor_expertise,
 )
+from app.models.notification import UNSENT_EMAIL_SQL
 from app.services import attendance_review, chat, session_stats
 from app.services.periods import Bucket, Period, buckets
 
@@ -373,12 +373,7 @@ def period_overview(session: Session, period: Period, *, now: dt.datetime) -> Pe
     mail = {"pending": 0, "failed": 0, "dead": 0}
     for status, count in session.execute(
         select(Notification.status, func.count())
-        .where(
-            Notification.channel == NotificationChannel.EMAIL,
-            Notification.status.in_(
-                [NotificationStatus.PENDING, NotificationStatus.FAILED, NotificationStatus.DEAD]
-            ),
-        )
+        .where(text(UNSENT_EMAIL_SQL))
         .group_by(Notification.status)
     ):
         mail[NotificationStatus(status).value] = int(count)

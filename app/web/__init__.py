@@ -101,6 +101,12 @@ def init_web(app: Flask) -> None:
     ):
         app.register_blueprint(module.bp)
     app.register_blueprint(schedule.admin_bp)
+    # issue 10: stats feed
+    from app.web import admin_api_tokens, api
+
+    app.register_blueprint(api.bp)
+    app.register_blueprint(admin_api_tokens.bp)
+    # end issue 10: stats feed
     errors.register(app)
     from app.web.navigation import badge_slot_id, register_badge_refresh
 

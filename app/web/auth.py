@@ -29,6 +29,7 @@ from app.web.access import PUBLIC, SIGNED_IN, allow
 from app.web.context import now, request_context, safe_next, viewer_timezone
 from app.web.forms import ConfirmForm, SignInForm, SignUpForm, apply_errors
 from app.web.mail import send_templated
+from app.web.metrics import count_sign_in  # issue 10: metrics
 from app.web.navigation import home_endpoint
 
 bp = Blueprint("auth", __name__, url_prefix="/auth")
@@ -49,6 +50,7 @@ def _start_session(user: Any, next_url: str | None) -> Any:
     """Rotate the session (nothing from before sign-in survives) and go home."""
     session.clear()
     login_user(user)
+    count_sign_in("signed_in")  # issue 10: metrics
     session.permanent = True
     explicit = safe_next(next_url)
     profile = user.mentor_profile
@@ -116,12 +118,14 @@ def sign_in() -> Any:
                     db.session.commit()
                     return _start_session(user, next_url)
                 db.session.rollback()
+                count_sign_in("refused")  # issue 10: metrics
                 form.password.errors = [
                     *form.password.errors,
                     "That email and password do not match. Check them, or leave the password "
                     "empty to get a sign-in link by email.",
                 ]
             else:
+                count_sign_in("link_requested")  # issue 10: metrics
                 if _send_link(form.email.data or "", next_url):
                     session[CHECK_EMAIL_KEY] = (form.email.data or "").strip()
                     return redirect(url_for("auth.check_email"))
@@ -162,6 +166,7 @@ def link(token: str) -> Any:
             )
         except TokenInvalid as exc:
             db.session.rollback()
+            count_sign_in("refused")  # issue 10: metrics
             return render_template(
                 "auth/link_invalid.html", error=exc, sign_in_form=SignInForm()
             ), 400

@@ -74,6 +74,7 @@ ADMIN = NavSection(
         NavItem("Reports", "admin_reports.index"),
         NavItem("Audit trail", "admin_audit.index"),
         NavItem("Notifications", "admin.notifications"),
+        NavItem("API tokens", "admin_api_tokens.index"),
     ),
 )
 

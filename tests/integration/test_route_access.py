@@ -141,6 +141,9 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "calendar.regenerate_feed": (SIGNED_IN, {"POST": 302}),
     "dev.mail_list": (DEVELOPMENT, {"GET": 200}),
     "dev.mail_detail": (DEVELOPMENT, {"GET": 404}),
+    # issue 10: metrics. Off in the walk (no METRICS_TOKEN nor METRICS_ALLOW_IPS): 404.
+    "metrics.metrics": (PUBLIC, {"GET": 404}),
+    # end issue 10: metrics
     # issue 8: goals and at-risk pairs. Booking 1 does not exist in the walk: 404. An empty
     # nudge without htmx goes back to the list with why (303).
     "goals.add": (SIGNED_IN, {"POST": 404}),
@@ -162,6 +165,14 @@ TABLE: dict[str, tuple[str, dict[str, object]]] = {
     "admin_chat.hide": (ADMIN, {"POST": 404}),
     "admin_chat.keep": (ADMIN, {"POST": 404}),
     # end issue 8: chat
+    # issue 10: stats feed. The API's credential is a bearer token, not the cookie session:
+    # every role (admins too) gets 401 JSON without one. Token 1 does not exist in the walk.
+    "api.stats": (PUBLIC, {"GET": 401}),
+    "api.openapi": (PUBLIC, {"GET": 200}),
+    "admin_api_tokens.index": (ADMIN, {"GET": 200}),
+    "admin_api_tokens.create": (ADMIN, {"POST": 422}),  # an empty POST: no name
+    "admin_api_tokens.revoke": (ADMIN, {"POST": 404}),
+    # end issue 10: stats feed
 }
 
 
@@ -207,6 +218,8 @@ def _url(rule, people) -> str:
             values[arg] = 1
         elif arg == "size":
             values[arg] = "thumb"
+        elif arg == "token_id":  # issue 10: stats feed
+            values[arg] = 1
         elif arg == "name":
             values[arg] = "20260101T000000-00000000000000000000-000000.eml"
         else:
