@@ -95,6 +95,14 @@ assets:
 	npm ci
 	npm run build
 
+# issue 9: lighthouse. Page quality (performance, accessibility, best practices, SEO) of five
+# pages with Lighthouse and the system Chromium; writes docs/BENCHMARKS.md. Not in `make test`.
+.PHONY: lighthouse
+lighthouse: install-dev
+	@test -x node_modules/.bin/lighthouse || npm ci
+	CHROME_PATH=$${CHROME_PATH:-/usr/bin/chromium} $(BIN)/python scripts/lighthouse.py --write
+# end issue 9: lighthouse
+
 # Re-pin every package after changing pyproject.toml's dependencies.
 lock: install-dev
 	$(BIN)/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt.new

@@ -20,6 +20,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         instance_path=str(INSTANCE),
     )
     app.config.update(load_config(config))
+    trust_proxies(app)
     # issue 10: logs and error tracking. Logging first, so the request timer's hooks run
     # first and last; Sentry only when SENTRY_DSN is set (not even imported otherwise).
     from app.logs import configure_logging
@@ -56,3 +57,17 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     # gunicorn.conf.py starts it as each worker boots, and wsgi.py when
     # MENTORHUB_START_SCHEDULER=1 (`make run` sets it). See app/jobs.py.
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_HOPS proxies, take the client's address, scheme and host from
+    their X-Forwarded-* headers (werkzeug's ProxyFix), trusting exactly that many: a client
+    cannot forge its way past the last one. Per-IP rate limits, the audit trail's addresses
+    and the /metrics allow-list then see the member, not the load balancer."""
+    hops = int(app.config.get("TRUSTED_PROXY_HOPS") or 0)
+    if hops > 0:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops
+        )

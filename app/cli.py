@@ -1,4 +1,5 @@
 """Flask CLI commands: init-db, seed-demo, create-admin, import-members, scheduler,
+generate-program,
 rebuild-session-stats."""
 
 from __future__ import annotations
@@ -41,6 +42,42 @@ def register_cli(app: Flask) -> None:
                 )
             summary = demo.seed_demo(session, now=clock.now())
         click.echo(f"Demo data loaded: {summary}")
+
+    # issue 9: data at scale
+    @app.cli.command("generate-program")
+    @click.option("--mentors", default=10_000, show_default=True, type=click.IntRange(1))
+    @click.option("--mentees", default=50_000, show_default=True, type=click.IntRange(1))
+    @click.option("--sessions", default=1_000_000, show_default=True, type=click.IntRange(0))
+    @click.option("--years", default=2, show_default=True, type=click.IntRange(1, 20))
+    @click.option("--seed", default=20261118, show_default=True, type=int)
+    def generate_program(mentors: int, mentees: int, sessions: int, years: int, seed: int) -> None:
+        """Fill an EMPTY database with a large synthetic program (COPY on PostgreSQL)."""
+        import time
+
+        from app.services import generate
+
+        clock = current_app.extensions["mentorhub.clock"]
+        started = time.perf_counter()
+        with db.transaction() as session:
+            if not generate.database_is_empty(session):
+                raise click.ClickException(
+                    "The database already has users; generate-program needs an empty one."
+                )
+            summary = generate.generate_program(
+                session,
+                now=clock.now(),
+                sizes=generate.Sizes(mentors, mentees, sessions, years),
+                seed=seed,
+                progress=click.echo,
+            )
+        assert db.engine is not None  # noqa: S101 - configured by create_app
+        vacuum = time.perf_counter()
+        generate.analyze(db.engine)
+        summary.phases.append(("vacuum analyze", time.perf_counter() - vacuum))
+        click.echo(f"Generated: {summary}.")
+        click.echo(f"Phases: {summary.timings()}; total {time.perf_counter() - started:.1f} s.")
+
+    # end issue 9: data at scale
 
     @app.cli.command("create-admin")
     @click.argument("email")

@@ -127,6 +127,10 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "RATELIMIT_ENABLED": _bool(env.get("RATELIMIT_ENABLED"), True),
         "SIGNIN_LIMIT_PER_EMAIL": env.get("SIGNIN_LIMIT_PER_EMAIL", "5 per 15 minutes"),
         "SIGNIN_LIMIT_PER_IP": env.get("SIGNIN_LIMIT_PER_IP", "20 per 15 minutes"),
+        # Proxies in front of the app that set X-Forwarded-For/-Proto/-Host (0: none, the
+        # client is the TCP peer). Without it, behind a load balancer every request seems to
+        # come from the proxy: per-IP limits would count all members together.
+        "TRUSTED_PROXY_HOPS": _int(env.get("TRUSTED_PROXY_HOPS"), 0),
         "SCHEDULER_ENABLED": _bool(env.get("SCHEDULER_ENABLED"), app_env != "testing"),
         "SCHEDULER_HEARTBEAT_SECONDS": _int(env.get("SCHEDULER_HEARTBEAT_SECONDS"), 30),
         "COMMUNITY_NAME": env.get("COMMUNITY_NAME", "Community"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import request
+from flask_compress import Compress
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
@@ -10,6 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
 login_manager = LoginManager()
+compress = Compress()
 csrf = CSRFProtect()
 htmx = Htmx()
 limiter = Limiter(key_func=get_remote_address, headers_enabled=True)

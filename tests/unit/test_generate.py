@@ -1,0 +1,183 @@
+"""generate-program's generator (app/services/generate.py) on a small program, both databases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from itertools import pairwise
+
+import pytest
+from sqlalchemy import func, select
+
+from app.models import (
+    ACTIVE_STATUSES,
+    Attendance,
+    AvailabilityRule,
+    Booking,
+    BookingStatus,
+    ChatThread,
+    MentorProfile,
+    MentorStatus,
+    PairGoal,
+    SessionFeedback,
+    User,
+)
+from app.services import generate, session_stats
+
+SMALL = generate.Sizes(mentors=50, mentees=200, sessions=2000, years=2)
+
+
+def _snapshot(session):
+    return (
+        session.execute(
+            select(
+                Booking.id, Booking.mentor_id, Booking.mentee_id, Booking.starts_at,
+                Booking.ends_at, Booking.status, Booking.late_cancellation,
+            ).order_by(Booking.id)
+        ).all(),
+        session.execute(select(User.id, User.email, User.timezone).order_by(User.id)).all(),
+        session.execute(
+            select(SessionFeedback.booking_id, SessionFeedback.rating).order_by(SessionFeedback.id)
+        ).all(),
+    )  # fmt: skip
+
+
+@pytest.fixture
+def program(db_session, now):
+    summary = generate.generate_program(db_session, now=now, sizes=SMALL, seed=7)
+    db_session.flush()
+    return summary
+
+
+def test_refuses_a_database_with_users(db_session, factories, now):
+    factories.user()
+    with pytest.raises(generate.GenerateRefused):
+        generate.generate_program(db_session, now=now, sizes=SMALL)
+    assert db_session.scalar(select(func.count()).select_from(Booking)) == 0
+
+
+def test_refuses_a_naive_now(db_session, now):
+    with pytest.raises(ValueError, match="aware"):
+        generate.generate_program(db_session, now=now.replace(tzinfo=None), sizes=SMALL)
+
+
+def test_fills_the_sizes_asked_for(db_session, program):
+    users = db_session.scalar(select(func.count()).select_from(User))
+    assert users == 250
+    assert db_session.scalar(select(func.count()).select_from(MentorProfile)) == 50
+    sessions = db_session.scalar(select(func.count()).select_from(Booking))
+    assert sessions == program.counts["sessions"]
+    assert sessions >= 0.9 * SMALL.sessions  # a few may find no free slot; never most
+    statuses = set(db_session.scalars(select(MentorProfile.status)))
+    assert MentorStatus.APPROVED in statuses and len(statuses) >= 2
+    for model in (SessionFeedback, ChatThread, PairGoal, AvailabilityRule):
+        assert db_session.scalar(select(func.count()).select_from(model)) > 0
+    zones = set(db_session.scalars(select(User.timezone)))
+    assert len(zones) >= 10 and {"Asia/Kolkata", "Europe/Berlin"} <= zones
+
+
+def test_no_person_has_two_sessions_at_once(db_session, program, now):
+    rows = db_session.execute(
+        select(Booking.mentor_id, Booking.mentee_id, Booking.starts_at, Booking.ends_at,
+               Booking.status)
+    ).all()  # fmt: skip
+    for active_only in (True, False):
+        by_person = defaultdict(list)
+        for mentor, mentee, starts, ends, status in rows:
+            if active_only and status not in ACTIVE_STATUSES:
+                continue
+            by_person[("mentor", mentor)].append((starts, ends))
+            by_person[("mentee", mentee)].append((starts, ends))
+        for times in by_person.values():
+            times.sort()
+            for (_, first_end), (second_start, _) in pairwise(times):
+                assert first_end <= second_start
+    active = [r for r in rows if r.status in ACTIVE_STATUSES]
+    assert active and all(r.starts_at > now for r in active)
+    assert all(r.ends_at <= now for r in rows if r.status not in ACTIVE_STATUSES)
+
+
+def test_times_are_utc_and_inside_the_mentors_week(db_session, program):
+    bookings = db_session.scalars(select(Booking).limit(300)).all()
+    rules = defaultdict(list)
+    for rule in db_session.scalars(select(AvailabilityRule)):
+        rules[rule.mentor_profile_id].append(rule)
+    profiles = {p.user_id: p for p in db_session.scalars(select(MentorProfile))}
+    for booking in bookings:
+        assert booking.starts_at.utcoffset() == dt.timedelta(0)
+        profile = profiles[booking.mentor_id]
+        assert profile.status in (MentorStatus.APPROVED,)
+        assert booking.starts_at >= profile.approved_at
+        local = booking.starts_at.astimezone(dt.UTC).astimezone(
+            __import__("zoneinfo").ZoneInfo(profile.timezone)
+        )
+        local_end = local + (booking.ends_at - booking.starts_at)
+        assert any(
+            r.weekday == local.weekday()
+            and r.start_time <= local.time()
+            and local_end.time() <= r.end_time
+            for r in rules[profile.id]
+        ), (booking.id, local)
+
+
+def test_attendance_only_for_completed_and_no_show(db_session, program):
+    rows = db_session.execute(
+        select(
+            Booking.status, Attendance.outcome, Attendance.participant_id, Booking.mentee_id
+        ).join(Attendance, Attendance.booking_id == Booking.id)
+    ).all()
+    assert rows
+    for status, outcome, participant, mentee in rows:
+        assert status in (BookingStatus.COMPLETED, BookingStatus.NO_SHOW)
+        assert participant == mentee
+        assert (outcome.value == "no_show") == (status == BookingStatus.NO_SHOW)
+    finished = db_session.scalar(
+        select(func.count())
+        .select_from(Booking)
+        .where(Booking.status.in_([BookingStatus.COMPLETED, BookingStatus.NO_SHOW]))
+    )
+    assert finished == len(rows)
+
+
+def test_mentees_meet_the_same_mentor_again(db_session, program):
+    repeats = db_session.execute(
+        select(Booking.mentor_id, Booking.mentee_id)
+        .group_by(Booking.mentor_id, Booking.mentee_id)
+        .having(func.count() >= 3)
+    ).all()
+    assert len(repeats) >= 20
+
+
+def test_directory_numbers_equal_a_recount(db_session, program):
+    for profile in db_session.scalars(select(MentorProfile)):
+        completed = db_session.scalar(
+            select(func.count())
+            .select_from(Booking)
+            .where(Booking.mentor_id == profile.user_id, Booking.status == BookingStatus.COMPLETED)
+        )
+        ratings = db_session.scalars(
+            select(SessionFeedback.rating)
+            .join(Booking, Booking.id == SessionFeedback.booking_id)
+            .where(Booking.mentor_id == profile.user_id, SessionFeedback.rating.is_not(None))
+        ).all()
+        assert profile.sessions_completed == completed
+        assert profile.rating_count == len(ratings)
+        if ratings:
+            assert profile.rating_average == pytest.approx(sum(ratings) / len(ratings))
+        assert profile.search_name == profile.user.name
+        assert profile.search_expertise == " ".join(t.name for t in profile.expertise)
+        if profile.status == MentorStatus.APPROVED:
+            assert profile.next_available_at is not None
+    assert session_stats.check(db_session).ok
+
+
+def test_same_seed_same_program(db_session, now):
+    generate.generate_program(db_session, now=now, sizes=generate.Sizes(8, 30, 200, 1), seed=3)
+    first = _snapshot(db_session)
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(User)) == 0
+    generate.generate_program(db_session, now=now, sizes=generate.Sizes(8, 30, 200, 1), seed=3)
+    assert _snapshot(db_session) == first
+    db_session.rollback()
+    generate.generate_program(db_session, now=now, sizes=generate.Sizes(8, 30, 200, 1), seed=4)
+    assert _snapshot(db_session) != first
