@@ -233,6 +233,26 @@ def page(new_page: Any) -> Page:
 # --------------------------------------------------------------------------- sign-in
 
 
+def approved_profile(user: Any, now: dt.datetime, headline: str, **extra: Any) -> Any:
+    """An approved mentor profile for a test's own mentor, in the mentor's zone (the caller
+    adds it to its session). `extra` overrides any field (approved_at, next_available_at...)."""
+    from app.models import MentorProfile, MentorStatus
+
+    fields: dict[str, Any] = {
+        "user_id": user.id,
+        "headline": headline,
+        "bio": "",
+        "languages": ["English"],
+        "timezone": user.timezone,
+        "status": MentorStatus.APPROVED,
+        "approved_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    fields.update(extra)
+    return MentorProfile(**fields)
+
+
 def visit(page: Page, path: str, status: int = 200) -> None:
     """page.goto, failing at once (with the status) when the page does not answer as expected."""
     response = page.goto(path)

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.e2e.conftest import LiveServer, check_a11y, screenshot, sign_in, visit
+from tests.e2e.conftest import LiveServer, approved_profile, check_a11y, screenshot, sign_in, visit
 
 pytestmark = pytest.mark.e2e
 
@@ -54,8 +54,6 @@ def cast(live_server: LiveServer) -> Iterator[dict[str, Any]]:
     from app.models import (
         Booking,
         BookingStatus,
-        MentorProfile,
-        MentorStatus,
         Notification,
         User,
     )
@@ -87,19 +85,7 @@ def cast(live_server: LiveServer) -> Iterator[dict[str, Any]]:
                 )
                 session.add_all([mentor, mentee, admin])
                 session.flush()
-                session.add(
-                    MentorProfile(
-                        user_id=mentor.id,
-                        headline="Chat tester",
-                        bio="",
-                        languages=["English"],
-                        timezone=mentor.timezone,
-                        status=MentorStatus.APPROVED,
-                        approved_at=now,
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+                session.add(approved_profile(mentor, now, "Chat tester"))
                 booking = Booking(
                     mentor_id=mentor.id,
                     mentee_id=mentee.id,

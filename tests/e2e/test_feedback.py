@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import ADMIN, LiveServer, check_a11y, screenshot, sign_in, visit
+from tests.e2e.conftest import (
+    ADMIN,
+    LiveServer,
+    approved_profile,
+    check_a11y,
+    screenshot,
+    sign_in,
+    visit,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +41,6 @@ def cast(live_server: LiveServer) -> Iterator[dict[str, Any]]:
         AttendanceOutcome,
         Booking,
         BookingStatus,
-        MentorProfile,
-        MentorStatus,
         User,
     )
     from app.services import booking as booking_service
@@ -60,17 +66,7 @@ def cast(live_server: LiveServer) -> Iterator[dict[str, Any]]:
 
                 mentor = user("mentor", f"Fiona Feedback {tag}")
                 mentee = user("mentee", f"Felix Rater {tag}")
-                profile = MentorProfile(
-                    user_id=mentor.id,
-                    headline="Feedback tester",
-                    bio="",
-                    languages=["English"],
-                    timezone=mentor.timezone,
-                    status=MentorStatus.APPROVED,
-                    approved_at=now,
-                    created_at=now,
-                    updated_at=now,
-                )
+                profile = approved_profile(mentor, now, "Feedback tester")
                 session.add(profile)
                 session.flush()
                 session.refresh(mentor)

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, check_a11y, screenshot, sign_in, visit
+from tests.e2e.conftest import LiveServer, approved_profile, check_a11y, screenshot, sign_in, visit
 
 pytestmark = pytest.mark.e2e
 
@@ -33,8 +33,6 @@ def pair(live_server: LiveServer) -> Iterator[dict[str, Any]]:
         Booking,
         BookingStatus,
         FeedbackRole,
-        MentorProfile,
-        MentorStatus,
         SessionFeedback,
         User,
     )
@@ -63,17 +61,12 @@ def pair(live_server: LiveServer) -> Iterator[dict[str, Any]]:
                 mentee = user("mentee", f"Tomas Trying {tag}")
                 admin = user("admin", f"Ada Overseer {tag}", is_admin=True)
                 session.add(
-                    MentorProfile(
-                        user_id=mentor.id,
-                        headline="Career conversations",
-                        bio="",
-                        languages=["English"],
-                        timezone=mentor.timezone,
-                        status=MentorStatus.APPROVED,
+                    approved_profile(
+                        mentor,
+                        now,
+                        "Career conversations",
                         approved_at=now - dt.timedelta(days=50),
                         next_available_at=now + dt.timedelta(days=2),
-                        created_at=now,
-                        updated_at=now,
                     )
                 )
 

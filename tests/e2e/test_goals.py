@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import LiveServer, check_a11y, screenshot, sign_in, visit
+from tests.e2e.conftest import LiveServer, approved_profile, check_a11y, screenshot, sign_in, visit
 
 pytestmark = pytest.mark.e2e
 
@@ -29,7 +29,7 @@ def cast(live_server: LiveServer) -> Iterator[dict[str, Any]]:
     """Two pairs: Gina (mentor) and Hugo (mentee) with a past and an upcoming session; and
     Gina with Quinn, who last met 30 days ago (at risk: no recent session)."""
     from app.db import db
-    from app.models import Booking, BookingStatus, MentorProfile, MentorStatus, User
+    from app.models import Booking, BookingStatus, User
 
     tag = uuid.uuid4().hex[:6]
     now = live_server.clock.now()
@@ -55,17 +55,8 @@ def cast(live_server: LiveServer) -> Iterator[dict[str, Any]]:
                 quiet = user("quiet", f"Quinn Quiet {tag}")
                 admin = user("admin", "Greta Admin", is_admin=True)
                 session.add(
-                    MentorProfile(
-                        user_id=mentor.id,
-                        headline="Goals tester",
-                        bio="",
-                        languages=["English"],
-                        timezone=mentor.timezone,
-                        status=MentorStatus.APPROVED,
-                        approved_at=now,
-                        next_available_at=now + dt.timedelta(days=1),
-                        created_at=now,
-                        updated_at=now,
+                    approved_profile(
+                        mentor, now, "Goals tester", next_available_at=now + dt.timedelta(days=1)
                     )
                 )
 
