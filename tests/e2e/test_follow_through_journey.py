@@ -166,6 +166,10 @@ def test_rating_planning_and_talking_take_a_pair_off_the_at_risk_list(
     group.get_by_role("radio", name="5 Excellent").check()
     mentee.get_by_label("Comment (optional)").fill("Much better: we made a real plan.")
     mentee.get_by_role("button", name="Submit rating").click()
+    # Wait for the answer: leaving the page at once could cancel the save.
+    expect(mentee.locator("#feedback-form .mh-notification")).to_contain_text(
+        "your rating is saved"
+    )
     visit(mentee, session_path)
     expect(mentee.locator("#feedback-panel")).to_contain_text("You rated it 5 out of 5")
 
