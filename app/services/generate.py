@@ -8,8 +8,13 @@ SQLite, in the caller's transaction; ids are assigned here (the database is empt
 
 Invariants (tests/unit/test_generate.py checks them):
 * no two sessions of one mentor or one mentee overlap, past or future (PostgreSQL's
-  exclusion constraints reject overlapping *active* ones): every person's busy time is
-  planned on a 15-minute grid (Asia/Kathmandu starts at :45) before a row is written;
+  exclusion constraints reject overlapping *active* ones): time is planned on a 15-minute
+  grid (Asia/Kathmandu starts at :45) before a row is written, each mentor's free starts
+  (_Calendar) and each mentee's busy quarters;
+* every session asked for is placed while the program has room: when the drawn mentor
+  (by popularity, or a repeat pair) has no free slot for the mentee, other mentors are
+  drawn (some sharing an expertise), then any mentor with room is taken; the summary
+  counts the sessions left out (NOT_PLACED) only when no mentor has room for them;
 * a session starts inside its mentor's weekly availability (local time) and after both
   people joined (the mentor after approval);
 * past sessions are completed / no_show / cancelled (some late) / declined; attendance
@@ -30,8 +35,11 @@ import datetime as dt
 import json
 import random
 import time
+from array import array
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from itertools import accumulate, chain
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -51,6 +59,15 @@ MAX_ACTIVE_PER_MENTEE = 3
 BATCH = 5000
 MIN_NOTICE_HOURS = 12
 HORIZON_DAYS = 28
+# When the drawn mentor has no free slot for the mentee: mentors drawn again by popularity
+# (every other one sharing an expertise) before looking through all of them, and other
+# mentees tried when no mentor has room for this one.
+FALLBACK_DRAWS = 6
+MENTEE_REDRAWS = 3
+MENTEE_SHIFT = 24  # busy key: mentee index << MENTEE_SHIFT | quarter (2**24 quarters: 478 years)
+FAR = 1 << 40  # a quarter index beyond any program
+MOVED = "sessions moved to another mentor (no free slot with the one drawn)"
+NOT_PLACED = "sessions not placed (the program is full: no mentor has a free slot left)"
 
 # (zone, weight, local languages): roughly where a global program's members live.
 ZONES: tuple[tuple[str, int, tuple[str, ...]], ...] = (
@@ -165,6 +182,9 @@ GOALS = (
 )
 CANCEL_REASONS = ("Something came up at work.", "I am unwell, sorry.", "Travel plans changed.")
 DECLINE_REASONS = ("Not my area, sorry.", "I am away that week.")
+# Past sessions' statuses, 70 / 8 / 15 / 7 %, as cumulative weights (one draw per session).
+PAST_STATUSES = ("completed", "no_show", "cancelled", "declined")
+PAST_STATUS_CUM = (70, 78, 93, 100)
 LOCAL_WINDOWS = ((8, 11), (9, 12), (12, 14), (14, 17), (17, 20), (18, 21), (19, 22))
 
 
@@ -197,6 +217,7 @@ class _Mentor:
     available_from: dt.datetime
     # weekday -> local start times (hour, minute) a session of `minutes` fits in
     starts: dict[int, list[tuple[int, int]]]
+    tags: tuple[int, ...]  # expertise tag ids
 
 
 @dataclass
@@ -205,6 +226,182 @@ class _Mentee:
     joined: dt.datetime
     mentors: list[int] = field(default_factory=list)  # indexes into the mentor list
     active: int = 0
+
+
+class _Calendar:
+    """Where sessions can still go, as quarter-hour indexes from the program's start (UTC).
+
+    Each mentor's weekly availability becomes, once, the sorted array of every start it
+    allows over the program (local time through the zone's UTC offset of that day),
+    without the starts that would be in progress now, inside the notice or beyond the
+    horizon; booking a session deletes the starts it overlaps, so the array holds exactly
+    the mentor's free slots. Mentees' busy quarters are a set: a mentee has few sessions.
+    Because the arrays are exact, `elsewhere` can tell a full mentor from a full program
+    and a session is left out only when no mentor has room for it."""
+
+    def __init__(
+        self,
+        generator: _Generator,
+        mentor_weights: list[float],
+        mentee_weights: list[float],
+    ) -> None:
+        self.rng = generator.rng
+        self.mentors = generator.mentors
+        self.mentees = generator.mentees
+        self.base = base = generator.start
+        now, end = generator.now, generator.end
+        # A start before `now_q` is before now, and every such start in the arrays ends by
+        # now; every start in them is before `end_q`.
+        self.now_q = self._ceil(now)
+        self.end_q = self._ceil(end)
+        self.mentee_low = [self._ceil(m.joined) for m in self.mentees]
+        self.length = [-(-m.minutes // 15) for m in self.mentors]
+        self.busy: set[int] = set()  # mentee index << MENTEE_SHIFT | quarter
+        minute = dt.timedelta(minutes=1)
+        now_min = (now - base) // minute
+        earliest_min = (now + dt.timedelta(hours=MIN_NOTICE_HOURS) - base) // minute
+        latest_min = (min(now + dt.timedelta(days=HORIZON_DAYS), end) - base) // minute
+        days = {zone: self._zone_days(zone, end) for zone in {m.zone for m in self.mentors}}
+        self.free: list[array[int]] = []
+        for mentor in self.mentors:
+            by_weekday, odd_days = days[mentor.zone]
+            found: list[int] = []
+            for weekday, fits in mentor.starts.items():
+                offsets = [h * 4 + m // 15 for h, m in fits]
+                found += [day + o for day in by_weekday[weekday] for o in offsets]
+            for day in odd_days:  # a change of UTC offset that day: each start on its own
+                for h, m in mentor.starts.get(day.weekday(), ()):
+                    local = dt.datetime(day.year, day.month, day.day, h, m, tzinfo=mentor.zone)
+                    found.append((local - base) // QUARTER)
+            found.sort()
+            first = bisect_left(found, self._ceil(mentor.available_from))
+            past = bisect_right(found, (now_min - mentor.minutes) // 15)  # ends by now
+            soon = bisect_left(found, -(-earliest_min // 15))
+            late = bisect_left(found, -(-latest_min // 15))
+            self.free.append(array("i", found[first:past] + found[max(first, soon) : late]))
+        self.mentor_ids = range(len(self.mentors))
+        self.mentee_ids = range(len(self.mentees))
+        self.mentor_cum = list(accumulate(mentor_weights))
+        self.mentee_cum = list(accumulate(mentee_weights))
+        pools: dict[int, list[int]] = {}
+        for index, mentor in enumerate(self.mentors):
+            for tag in mentor.tags:
+                pools.setdefault(tag, []).append(index)
+        self.by_tag = {
+            tag: (pool, list(accumulate(mentor_weights[i] for i in pool)))
+            for tag, pool in pools.items()
+        }
+        self.open = list(self.mentor_ids)  # mentors that had a free slot at the last scan
+        # hi -> the earliest low from which no mentor has a free slot below hi (slots only
+        # ever get taken, so that stays true): a full program answers at once.
+        self.full_from = {self.now_q: FAR, self.end_q: FAR}
+
+    def _ceil(self, at: dt.datetime) -> int:
+        """The first quarter index at or after `at` (0 before the program's start)."""
+        return max(0, -((self.base - at) // QUARTER))
+
+    def _zone_days(self, zone: ZoneInfo, end: dt.datetime) -> tuple[list[list[int]], list[dt.date]]:
+        """Per weekday, the quarter index of each local midnight in the program, for days
+        with one UTC offset throughout; and the days on which the offset changes."""
+        by_weekday: list[list[int]] = [[] for _ in range(7)]
+        odd: list[dt.date] = []
+        day = (self.base - dt.timedelta(days=1)).date()
+        last = (end + dt.timedelta(days=1)).date()
+        one_day = dt.timedelta(days=1)
+        while day <= last:
+            # Same tzinfo: `+ one_day` is wall-clock arithmetic, the next local midnight.
+            midnight = dt.datetime(day.year, day.month, day.day, tzinfo=zone)
+            offset = midnight.utcoffset()
+            if offset is not None and offset == (midnight + one_day).utcoffset():
+                utc = midnight.replace(tzinfo=dt.UTC) - offset
+                by_weekday[day.weekday()].append((utc - self.base) // QUARTER)
+            else:
+                odd.append(day)
+            day += one_day
+        return by_weekday, odd
+
+    def _range(self, slots: array[int], mentee: int) -> tuple[int, int]:
+        """The positions in `slots` of the starts this mentee can take: after joining, and
+        only past ones once MAX_ACTIVE_PER_MENTEE are ahead."""
+        hi = self.end_q if self.mentees[mentee].active < MAX_ACTIVE_PER_MENTEE else self.now_q
+        i = bisect_left(slots, self.mentee_low[mentee])
+        return i, bisect_left(slots, hi, i)
+
+    def fit(self, mentor: int, mentee: int) -> int | None:
+        """A free start of `mentor` this mentee is free for, at random; None if none."""
+        slots = self.free[mentor]
+        i, j = self._range(slots, mentee)
+        return self._pick(slots, i, j, mentee, self.length[mentor]) if i < j else None
+
+    def _pick(self, slots: array[int], i: int, j: int, mentee: int, length: int) -> int | None:
+        rng = self.rng
+        busy = self.busy
+        key = mentee << MENTEE_SHIFT
+        for _ in range(4):  # a mentee is rarely busy: random slots almost always do
+            start = slots[rng.randrange(i, j)]
+            if all(key | q not in busy for q in range(start, start + length)):
+                return start
+        at = rng.randrange(i, j)
+        for k in chain(range(at, j), range(i, at)):
+            start = slots[k]
+            if all(key | q not in busy for q in range(start, start + length)):
+                return start
+        return None
+
+    def book(self, mentor: int, mentee: int, start: int) -> None:
+        slots = self.free[mentor]
+        length = self.length[mentor]
+        # Every session of a mentor is `length` long: these are the starts it overlaps.
+        del slots[bisect_right(slots, start - length) : bisect_left(slots, start + length)]
+        key = mentee << MENTEE_SHIFT
+        self.busy.update(key | q for q in range(start, start + length))
+
+    def elsewhere(self, mentor: int, mentee: int) -> tuple[int, int, int] | None:
+        """(mentor, mentee, start) when the drawn pair has no common free slot: a few
+        mentors drawn by popularity (every other one sharing an expertise with `mentor`),
+        then any mentor with room; then the same for a few other mentees (this one may be
+        too new, or already at MAX_ACTIVE_PER_MENTEE). None: no room for any of them."""
+        rng = self.rng
+        tags = self.mentors[mentor].tags
+        for attempt in range(1 + MENTEE_REDRAWS):
+            if attempt:
+                mentee = rng.choices(self.mentee_ids, cum_weights=self.mentee_cum)[0]
+            for draw in range(FALLBACK_DRAWS):
+                if draw % 2 == 0 and tags:
+                    pool, cum = self.by_tag[rng.choice(tags)]
+                    other = rng.choices(pool, cum_weights=cum)[0]
+                else:
+                    other = rng.choices(self.mentor_ids, cum_weights=self.mentor_cum)[0]
+                start = self.fit(other, mentee)
+                if start is not None:
+                    return other, mentee, start
+            found = self._anywhere(mentee)
+            if found is not None:
+                return found[0], mentee, found[1]
+        return None
+
+    def _anywhere(self, mentee: int) -> tuple[int, int] | None:
+        low = self.mentee_low[mentee]
+        hi = self.end_q if self.mentees[mentee].active < MAX_ACTIVE_PER_MENTEE else self.now_q
+        if low >= self.full_from[hi]:
+            return None
+        self.open = [m for m in self.open if self.free[m]]
+        if not self.open:
+            return None
+        at = self.rng.randrange(len(self.open))
+        room = False
+        for mentor in chain(self.open[at:], self.open[:at]):
+            slots = self.free[mentor]
+            i, j = self._range(slots, mentee)
+            if i < j:
+                room = True
+                start = self._pick(slots, i, j, mentee, self.length[mentor])
+                if start is not None:
+                    return mentor, start
+        if not room:  # every mentor is full from `low` on (not just busy when the mentee is)
+            self.full_from[hi] = min(self.full_from[hi], low)
+            self.full_from[self.now_q] = min(self.full_from[self.now_q], low)
+        return None
 
 
 class GenerateRefused(Exception):
@@ -441,7 +638,15 @@ class _Generator:
                 starts[weekday] = fits
             if status == "approved" and approved is not None:
                 self.mentors.append(
-                    _Mentor(uid, profile_id, self.zones[zone], minutes, approved, starts)
+                    _Mentor(
+                        uid,
+                        profile_id,
+                        self.zones[zone],
+                        minutes,
+                        approved,
+                        starts,
+                        tuple(tags[t][0] for t in chosen),
+                    )
                 )
         w = self.writer
         self.summary.counts["users"] = w.write(
@@ -482,6 +687,8 @@ class _Generator:
         # (mentor index, mentee index) -> [(booking id, status, starts, ends)]
         self.pairs: dict[tuple[int, int], list[tuple[int, str, dt.datetime, dt.datetime]]] = {}
         if not self.mentors or n == 0:
+            if n:
+                self.summary.counts[NOT_PLACED] = n
             self._write_sessions()
             return
         planning = time.perf_counter()
@@ -489,31 +696,34 @@ class _Generator:
         mentee_weights = [min(rng.paretovariate(1.5), 30.0) for _ in self.mentees]
         mentee_draws = rng.choices(range(len(self.mentees)), mentee_weights, k=n)
         new_mentor_draws = iter(rng.choices(range(len(self.mentors)), mentor_weights, k=n))
-        busy: set[int] = (
-            set()
-        )  # person id << 22 | quarter index: mentors and mentees are distinct people
+        calendar = _Calendar(self, mentor_weights, mentee_weights)
         base = self.start
-        earliest_future = self.now + dt.timedelta(hours=MIN_NOTICE_HOURS)
-        horizon = self.now + dt.timedelta(days=HORIZON_DAYS)
         booking_id = 0
         attendance_id = 0
         skipped = 0
+        other_mentor = other_mentee = 0
         for mentee_index in mentee_draws:
             mentee = self.mentees[mentee_index]
             if mentee.mentors and rng.random() < 0.85:
                 mentor_index = rng.choice(mentee.mentors)
             else:
                 mentor_index = next(new_mentor_draws)
+            first = calendar.fit(mentor_index, mentee_index)
+            if first is None:
+                # The drawn mentor (or this mentee) has no free slot left: another mentor,
+                # then, only when no mentor has room for this mentee, another mentee.
+                found = calendar.elsewhere(mentor_index, mentee_index)
+                if found is None:
+                    skipped += 1
+                    continue
+                other_mentor += found[0] != mentor_index
+                other_mentee += found[1] != mentee_index
+                mentor_index, mentee_index, first = found
+                mentee = self.mentees[mentee_index]
             mentor = self.mentors[mentor_index]
-            placed = self._place(mentor, mentee, busy, base, earliest_future, horizon)
-            if placed is None:
-                skipped += 1
-                continue
-            starts, quarters = placed
+            calendar.book(mentor_index, mentee_index, first)
+            starts = base + first * QUARTER
             ends = starts + dt.timedelta(minutes=mentor.minutes)
-            for q in quarters:
-                busy.add(mentor.user_id << 22 | q)
-                busy.add(mentee.user_id << 22 | q)
             if mentor_index not in mentee.mentors:
                 mentee.mentors.append(mentor_index)
             booking_id += 1
@@ -530,7 +740,7 @@ class _Generator:
                 if status == "no_show":
                     outcome, minutes = "no_show", 0
                 else:
-                    outcome = rng.choices(["attended", "late"], [85, 15])[0]
+                    outcome = "late" if rng.random() < 0.15 else "attended"
                     minutes = mentor.minutes - (rng.randint(5, 15) if outcome == "late" else 0)
                 recorded = min(ends + dt.timedelta(minutes=rng.randint(5, 2 * 24 * 60)), self.now)
                 self.attendance.append(
@@ -546,48 +756,15 @@ class _Generator:
                         recorded,
                     )
                 )
-        self.summary.counts["sessions not placed (no free slot)"] = skipped
+        self.summary.counts[MOVED] = other_mentor
+        if other_mentee:
+            self.summary.counts["sessions moved to another mentee (no room for the one drawn)"] = (
+                other_mentee
+            )
+        if skipped:
+            self.summary.counts[NOT_PLACED] = skipped
         self.summary.phases.append(("plan sessions", time.perf_counter() - planning))
         self._write_sessions()
-
-    def _place(
-        self,
-        mentor: _Mentor,
-        mentee: _Mentee,
-        busy: set[int],
-        base: dt.datetime,
-        earliest_future: dt.datetime,
-        horizon: dt.datetime,
-    ) -> tuple[dt.datetime, list[int]] | None:
-        rng = self.rng
-        low = max(mentor.available_from, mentee.joined, self.start)
-        high = self.end if mentee.active < MAX_ACTIVE_PER_MENTEE else self.now
-        days = (high - low).days
-        if days < 1:
-            return None
-        quarters_long = -(-mentor.minutes // 15)
-        for _ in range(12):
-            day = (low + dt.timedelta(days=rng.randrange(days))).astimezone(mentor.zone).date()
-            fits = mentor.starts.get(day.weekday())
-            if not fits:
-                continue
-            hour, minute = rng.choice(fits)
-            local = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=mentor.zone)
-            starts = local.astimezone(dt.UTC)
-            if starts < low or starts >= high:
-                continue
-            ends = starts + dt.timedelta(minutes=mentor.minutes)
-            if ends > self.now and not (earliest_future <= starts < horizon):
-                continue  # in progress, inside the notice, or beyond the horizon
-            first = int((starts - base) // QUARTER)
-            quarters = list(range(first, first + quarters_long))
-            if any(
-                mentor.user_id << 22 | q in busy or mentee.user_id << 22 | q in busy
-                for q in quarters
-            ):
-                continue
-            return starts, quarters
-        return None
 
     def _booking_row(
         self,
@@ -606,11 +783,9 @@ class _Generator:
         if future:
             created = min(created, self.now - dt.timedelta(minutes=rng.randint(5, 3 * 24 * 60)))
             created = max(created, floor)
-            status = rng.choices(["requested", "confirmed"], [30, 70])[0]
+            status = "requested" if rng.random() < 0.3 else "confirmed"
         else:
-            status = rng.choices(["completed", "no_show", "cancelled", "declined"], [70, 8, 15, 7])[
-                0
-            ]
+            status = rng.choices(PAST_STATUSES, cum_weights=PAST_STATUS_CUM)[0]
         cancelled_by = cancelled_at = cancel_reason = decline_reason = None
         late = False
         updated = created

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 from itertools import pairwise
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -25,6 +26,12 @@ from app.models import (
 from app.services import generate, session_stats
 
 SMALL = generate.Sizes(mentors=50, mentees=200, sessions=2000, years=2)
+# Few mentors, many sessions: the popular mentors' weeks fill up and sessions must move to
+# others (before that fallback, the generator left 802 of these 2,500 out).
+CROWDED = generate.Sizes(mentors=8, mentees=40, sessions=2500, years=1)
+CROWDED_SEED = 11
+# More sessions than 4 mentors' weeks hold in a year.
+FULL = generate.Sizes(mentors=4, mentees=20, sessions=3000, years=1)
 
 
 def _snapshot(session):
@@ -42,11 +49,56 @@ def _snapshot(session):
     )  # fmt: skip
 
 
+@pytest.fixture(params=[(SMALL, 7), (CROWDED, CROWDED_SEED)], ids=["small", "crowded"])
+def sizes_and_seed(request):
+    return request.param
+
+
 @pytest.fixture
-def program(db_session, now):
-    summary = generate.generate_program(db_session, now=now, sizes=SMALL, seed=7)
+def program(db_session, now, sizes_and_seed):
+    sizes, seed = sizes_and_seed
+    summary = generate.generate_program(db_session, now=now, sizes=sizes, seed=seed)
     db_session.flush()
     return summary
+
+
+def _past_starts_left(session, now, years):
+    """Every start an approved mentor's weekly availability allows in the program's past
+    (after approval, ending by `now`) that overlaps none of the mentor's sessions: derived
+    from the stored rules, independently of the generator's own bookkeeping."""
+    program_start = (now - dt.timedelta(days=365 * years)).replace(minute=0)
+    rules = defaultdict(list)
+    for rule in session.scalars(select(AvailabilityRule)):
+        rules[rule.mentor_profile_id].append(rule)
+    taken = defaultdict(list)
+    for mentor, starts, ends in session.execute(
+        select(Booking.mentor_id, Booking.starts_at, Booking.ends_at)
+    ):
+        taken[mentor].append((starts, ends))
+    left = []
+    approved = select(MentorProfile).where(MentorProfile.status == MentorStatus.APPROVED)
+    for profile in session.scalars(approved):
+        zone = ZoneInfo(profile.timezone)
+        length = dt.timedelta(minutes=profile.session_minutes)
+        earliest = max(profile.approved_at, program_start)
+        day = earliest.astimezone(zone).date()
+        while day <= now.astimezone(zone).date():
+            for rule in rules[profile.id]:
+                if rule.weekday != day.weekday():
+                    continue
+                at = dt.datetime.combine(day, rule.start_time, tzinfo=zone)
+                while (at + length).time() <= rule.end_time:
+                    starts = at.astimezone(dt.UTC)
+                    ends = starts + length
+                    if (
+                        earliest <= starts
+                        and ends <= now
+                        and not any(s < ends and starts < e for s, e in taken[profile.user_id])
+                    ):
+                        left.append((profile.user_id, starts))
+                    at += dt.timedelta(minutes=30)
+            day += dt.timedelta(days=1)
+    return left
 
 
 def test_refuses_a_database_with_users(db_session, factories, now):
@@ -61,13 +113,14 @@ def test_refuses_a_naive_now(db_session, now):
         generate.generate_program(db_session, now=now.replace(tzinfo=None), sizes=SMALL)
 
 
-def test_fills_the_sizes_asked_for(db_session, program):
+def test_fills_the_sizes_asked_for(db_session, program, sizes_and_seed):
+    sizes, _ = sizes_and_seed
     users = db_session.scalar(select(func.count()).select_from(User))
-    assert users == 250
-    assert db_session.scalar(select(func.count()).select_from(MentorProfile)) == 50
+    assert users == sizes.mentors + sizes.mentees
+    assert db_session.scalar(select(func.count()).select_from(MentorProfile)) == sizes.mentors
     sessions = db_session.scalar(select(func.count()).select_from(Booking))
-    assert sessions == program.counts["sessions"]
-    assert sessions >= 0.9 * SMALL.sessions  # a few may find no free slot; never most
+    assert sessions == program.counts["sessions"] == sizes.sessions  # every one placed
+    assert generate.NOT_PLACED not in program.counts
     statuses = set(db_session.scalars(select(MentorProfile.status)))
     assert MentorStatus.APPROVED in statuses and len(statuses) >= 2
     for model in (SessionFeedback, ChatThread, PairGoal, AvailabilityRule):
@@ -169,6 +222,48 @@ def test_directory_numbers_equal_a_recount(db_session, program):
         if profile.status == MentorStatus.APPROVED:
             assert profile.next_available_at is not None
     assert session_stats.check(db_session).ok
+
+
+def test_sessions_move_to_another_mentor_when_the_drawn_one_is_full(db_session, now):
+    summary = generate.generate_program(db_session, now=now, sizes=CROWDED, seed=CROWDED_SEED)
+    assert summary.counts[generate.MOVED] > 100
+    assert summary.counts["sessions"] == CROWDED.sessions
+    assert db_session.scalar(select(func.count()).select_from(Booking)) == CROWDED.sessions
+    # The busiest mentors really are full: the fallback is not just a second random try.
+    left = _past_starts_left(db_session, now, CROWDED.years)
+    free_mentors = {mentor for mentor, _ in left}
+    approved = db_session.scalars(
+        select(MentorProfile.user_id).where(MentorProfile.status == MentorStatus.APPROVED)
+    ).all()
+    assert len(free_mentors) < len(approved)
+
+
+def test_a_full_program_reports_the_sessions_it_could_not_place(db_session, now):
+    summary = generate.generate_program(db_session, now=now, sizes=FULL, seed=7)
+    sessions = db_session.scalar(select(func.count()).select_from(Booking))
+    missing = summary.counts[generate.NOT_PLACED]
+    assert missing > 0 and sessions == summary.counts["sessions"] == FULL.sessions - missing
+    assert "sessions not placed (the program is full" in str(summary)
+    # Full means full: no past start any approved mentor offers is left free ...
+    assert _past_starts_left(db_session, now, FULL.years) == []
+    # ... and what is free ahead is out of reach: every mentee has as many sessions
+    # ahead as one may.
+    ahead = db_session.execute(
+        select(Booking.mentee_id, func.count())
+        .where(Booking.starts_at > now)
+        .group_by(Booking.mentee_id)
+    ).all()
+    assert len(ahead) == FULL.mentees
+    assert all(n == generate.MAX_ACTIVE_PER_MENTEE for _, n in ahead)
+
+
+def test_without_approved_mentors_no_session_is_placed(db_session, now):
+    # Seed 31 leaves the one mentor unapproved.
+    summary = generate.generate_program(
+        db_session, now=now, sizes=generate.Sizes(1, 5, 40, 1), seed=31
+    )
+    assert summary.counts["approved mentors"] == 0
+    assert summary.counts[generate.NOT_PLACED] == 40 and summary.counts["sessions"] == 0
 
 
 def test_same_seed_same_program(db_session, now):
