@@ -8,7 +8,7 @@ PORT ?= 5000
 PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt
 
 .DEFAULT_GOAL := help
-.PHONY: help install install-dev run serve test test-unit test-sqlite test-postgres test-load test-e2e lint format assets lock clean bench
+.PHONY: help install install-dev run serve test test-unit test-sqlite test-postgres test-load test-e2e lint format assets lock clean bench bench-load
 
 help:
 	@echo "make run      install, migrate, load demo data, serve at http://$(HOST):$(PORT)"
@@ -17,7 +17,8 @@ help:
 	@echo "make lint     ruff + mypy;  make format  ruff format"
 	@echo "make assets   rebuild static/vendor from package.json (needs Node)"
 	@echo "make test-load  the HTTP concurrency suite against gunicorn (SQLite + PostgreSQL)"
-	@echo "make bench    print benchmark numbers (slot engine; page and booking latency)"
+	@echo "make bench    print benchmark numbers (slot engine; page and booking latency; the load benchmark)"
+	@echo "make bench-load  100 Locust users against gunicorn on PostgreSQL with 1M generated sessions; writes docs/BENCHMARKS.md"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -90,6 +91,13 @@ bench: install-dev
 	$(BIN)/python scripts/bench_directory.py
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/python scripts/bench_directory.py --database-url "$$TEST_DATABASE_URL"; fi
 	@if [ -n "$$TEST_DATABASE_URL" ]; then $(BIN)/python scripts/bench_admin.py --database-url "$$TEST_DATABASE_URL"; fi
+	$(MAKE) bench-load
+
+# issue 9: the load benchmark. PostgreSQL ($$TEST_DATABASE_URL, else the local server); the
+# first run generates the program into the database mentorhub_bench (minutes), later runs
+# reuse it (BENCH_ARGS=--fresh regenerates). Writes the "Load" section of docs/BENCHMARKS.md.
+bench-load: install-dev
+	$(BIN)/python scripts/bench_load.py --write $(BENCH_ARGS)
 
 assets:
 	npm ci

@@ -193,6 +193,12 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         # Profile photos (app/services/photos.py): the file cap, the decoded-size cap that
         # stops decompression bombs, and where the re-encoded renditions are kept.
         "DIRECTORY_FACET_CACHE_SECONDS": _int(env.get("DIRECTORY_FACET_CACHE_SECONDS"), 300),
+        # issue 9: how long each process keeps the admin overview's figures and the landing
+        # page's numbers (0: work them out on every request). app/services/computed_cache.py.
+        "ADMIN_OVERVIEW_CACHE_SECONDS": _int(env.get("ADMIN_OVERVIEW_CACHE_SECONDS"), 30),
+        "LANDING_NUMBERS_CACHE_SECONDS": _int(env.get("LANDING_NUMBERS_CACHE_SECONDS"), 60),
+        # ... and the directory's ranking per question (which mentors, in which order).
+        "DIRECTORY_RESULTS_CACHE_SECONDS": _int(env.get("DIRECTORY_RESULTS_CACHE_SECONDS"), 15),
         "PHOTO_MAX_BYTES": _int(env.get("PHOTO_MAX_MB"), 5) * 1024 * 1024,
         "PHOTO_MAX_PIXELS": _int(env.get("PHOTO_MAX_PIXELS"), 40_000_000),
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE / "uploads")),

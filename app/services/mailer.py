@@ -226,7 +226,10 @@ class Transport:
         if settings.keeps_mail:
             name = keep(settings, msg, now=now)
             log.info(
-                "mail kept for /dev/mail: to=%s subject=%r file=%s", msg["To"], msg["Subject"], name
+                "mail kept for /dev/mail: to=%s subject=%r file=%s",
+                msg["To"],
+                str(msg["Subject"]),
+                name,
             )
             return name
         try:

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Flask, has_request_context
 from flask_login import current_user
+from sqlalchemy.orm import joinedload
 
 from app.db import db
 from app.extensions import compress, csrf, htmx, limiter, login_manager
@@ -31,7 +32,9 @@ def _load_user(user_id: str) -> User | None:
         uid, version = int(raw_id), int(raw_version)
     except ValueError:
         return None
-    user = db.session.get(User, uid)
+    # The profile comes in the same query: the navigation asks `is_mentor` on every page,
+    # which would otherwise be a second query per request (none for most people: mentees).
+    user = db.session.get(User, uid, options=[joinedload(User.mentor_profile)])
     if user is None or not user.is_active or user.session_version != version:
         return None
     return user

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from flask import (
@@ -29,6 +28,7 @@ from app.services import (
     schedule,
     session_lists,
 )
+from app.services.computed_cache import ComputedCache
 from app.services.errors import NotAllowed, NotFound, SlotTaken, ValidationFailed
 from app.services.timezones import to_local, zone_abbreviation
 from app.web.access import PUBLIC, SIGNED_IN, allow
@@ -55,11 +55,18 @@ def index() -> Any:
 @bp.get("/mentor-hub")
 @allow(PUBLIC)
 def landing() -> Any:
-    return render_template(
-        "hub/landing.html",
-        numbers=program_stats.program_numbers(db.session),
-        expertise=program_stats.popular_expertise(db.session),
-    )
+    # Counts over every mentor and session (60-80 ms with the data of issue 9) for a page
+    # anyone may open: kept per process for LANDING_NUMBERS_CACHE_SECONDS.
+    numbers, expertise = _kept.get(
+        ("landing", str(db.engine.url)),
+        lambda: (
+            program_stats.program_numbers(db.session),
+            program_stats.popular_expertise(db.session),
+        ),
+        now=now(),
+        seconds=int(current_app.config["LANDING_NUMBERS_CACHE_SECONDS"]),
+    ).value
+    return render_template("hub/landing.html", numbers=numbers, expertise=expertise)
 
 
 def _directory_context() -> dict[str, Any]:
@@ -68,7 +75,15 @@ def _directory_context() -> dict[str, Any]:
     query = directory.DirectoryQuery.from_args(
         request.args.to_dict(flat=False), [t.slug for t in tags]
     )
-    page = directory.search(db.session, query, viewer=current_user, now=now(), tags=tags)
+    page = directory.search(
+        db.session,
+        query,
+        viewer=current_user,
+        now=now(),
+        tags=tags,
+        kept=_kept,
+        keep_seconds=int(current_app.config["DIRECTORY_RESULTS_CACHE_SECONDS"]),
+    )
     if query.favourites and not query.text and len(page.chips) == 1:
         g.nav_endpoint = "hub.favourites"
     return {
@@ -87,23 +102,16 @@ def _directory_context() -> dict[str, Any]:
 # The language filter lists the languages approved mentors speak. Working that out reads
 # every mentor's list (30-60 ms with ten thousand mentors) and it changes rarely, so each
 # process keeps it for DIRECTORY_FACET_CACHE_SECONDS (0 turns the cache off).
-_languages_cache: dict[str, tuple[dt.datetime, list[str]]] = {}
+_kept = ComputedCache()
 
 
 def _languages_on_offer() -> list[str]:
-    seconds = int(current_app.config["DIRECTORY_FACET_CACHE_SECONDS"])
-    if seconds <= 0:
-        return directory.languages_in_use(db.session)
-    moment = now()
-    key = str(db.engine.url if db.engine is not None else "")
-    cached = _languages_cache.get(key)
-    if cached is None or cached[0] <= moment:
-        cached = (
-            moment + dt.timedelta(seconds=seconds),
-            directory.languages_in_use(db.session),
-        )
-        _languages_cache[key] = cached
-    return cached[1]
+    return _kept.get(
+        ("languages", str(db.engine.url)),
+        lambda: directory.languages_in_use(db.session),
+        now=now(),
+        seconds=int(current_app.config["DIRECTORY_FACET_CACHE_SECONDS"]),
+    ).value
 
 
 def _directory_url(query_string: str) -> str:

@@ -37,6 +37,9 @@ def app_instance(database_url: str, engine, tmp_path_factory: pytest.TempPathFac
             "UPLOAD_DIR": str(uploads),
             # Each test has its own mentors: no facet kept from the one before.
             "DIRECTORY_FACET_CACHE_SECONDS": 0,
+            "ADMIN_OVERVIEW_CACHE_SECONDS": 0,
+            "LANDING_NUMBERS_CACHE_SECONDS": 0,
+            "DIRECTORY_RESULTS_CACHE_SECONDS": 0,
             "SCHEDULER_ENABLED": False,
             "BASE_URL": "http://mentorhub.test",
         }

@@ -24,6 +24,7 @@ from app.models import (
 )
 from app.services import periods, program_stats
 from app.services.demo import seed_demo
+from app.services.timezones import to_local
 from tests.conftest import FROZEN_NOW
 from tests.integration.conftest import count_queries, counted
 
@@ -373,3 +374,26 @@ def test_fixed_number_of_queries(app, client_for, people, factories, db_session,
     with counted(engine) as statements:
         program_stats.period_overview(db_session, periods.parse_period({}, now=NOW, tz=TZ), now=NOW)
     assert len(statements) == 12
+
+
+def test_each_process_keeps_the_figures_for_a_while(app, client_for, people, engine, clock):
+    """ADMIN_OVERVIEW_CACHE_SECONDS: a reload within the time runs none of the overview's
+    queries; the page says when its figures were worked out; after the time they are fresh."""
+    from app.web import admin
+
+    client = client_for("admin")
+    app.config["ADMIN_OVERVIEW_CACHE_SECONDS"] = 30
+    admin._overviews.clear()
+    try:
+        first = count_queries(client, "/admin/mentorship?period=30d", engine)
+        kept = count_queries(client, "/admin/mentorship?period=30d", engine)
+        assert kept <= first - 12  # the twelve queries of period_overview
+        html = client.get("/admin/mentorship?period=30d").get_data(as_text=True)
+        assert f"Figures as of {to_local(clock.now(), people.admin.timezone):%H:%M}" in html
+        # Another period is worked out on its own.
+        assert count_queries(client, "/admin/mentorship?period=year", engine) == first
+        clock.advance(seconds=31)
+        assert count_queries(client, "/admin/mentorship?period=30d", engine) == first
+    finally:
+        app.config["ADMIN_OVERVIEW_CACHE_SECONDS"] = 0
+        admin._overviews.clear()

@@ -450,7 +450,7 @@ def test_each_process_keeps_the_language_list_for_a_while(app, client_for, peopl
 
     client = client_for("mentee")
     app.config["DIRECTORY_FACET_CACHE_SECONDS"] = 300
-    hub._languages_cache.clear()
+    hub._kept.clear()
     try:
         with counted(engine) as first:
             client.get("/mentor-hub/mentors")
@@ -463,4 +463,37 @@ def test_each_process_keeps_the_language_list_for_a_while(app, client_for, peopl
         assert len(later) == len(first)
     finally:
         app.config["DIRECTORY_FACET_CACHE_SECONDS"] = 0
-        hub._languages_cache.clear()
+        hub._kept.clear()
+
+
+def test_the_ranking_is_reused_for_a_while_but_cards_and_favourites_are_fresh(
+    db_session, factories, viewer, now
+):
+    """DIRECTORY_RESULTS_CACHE_SECONDS: the same question within the time reuses which
+    mentors, in which order, and the total; what a card shows is read again; a new mentor
+    shows up once the time is over; favourites are never kept."""
+    from app.services.auth import update_account
+    from app.services.computed_cache import ComputedCache
+
+    kept = ComputedCache()
+
+    def kept_search(at, **kw):
+        return directory.search(
+            db_session, DirectoryQuery(**kw), viewer=viewer, now=at, kept=kept, keep_seconds=15
+        )
+
+    ann = factories.mentor(name="Ann Able")
+    assert names(kept_search(now)) == ["Ann Able"]
+    factories.mentor(name="Ben Brand")
+    update_account(db_session, ann, name="Ann Renamed", timezone="UTC", now=now)
+    db_session.flush()
+    page = kept_search(now + dt.timedelta(seconds=10))
+    assert (names(page), page.total) == (["Ann Renamed"], 1)  # same ranking, fresh card
+    assert names(kept_search(now + dt.timedelta(seconds=10), text="ben")) == ["Ben Brand"]
+    later = kept_search(now + dt.timedelta(seconds=15))
+    assert (sorted(names(later)), later.total) == (["Ann Renamed", "Ben Brand"], 2)
+
+    directory.set_favourite(db_session, viewer, ann.mentor_profile, True)
+    assert names(kept_search(now + dt.timedelta(seconds=16), favourites=True)) == ["Ann Renamed"]
+    directory.set_favourite(db_session, viewer, ann.mentor_profile, False)
+    assert names(kept_search(now + dt.timedelta(seconds=16), favourites=True)) == []
