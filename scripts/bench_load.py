@@ -28,10 +28,11 @@ What it does, in order:
    * warm-up: 15 s of the mix without pauses, not reported (caches, PostgreSQL's buffers);
    * floor: the bare page, no pauses: the most this server configuration and this load
      generator can do here;
-   * paced mix: 100 people who pause 1 to 3 s between steps, as people do, for --seconds.
-     The per-page latencies and the budgets come from this run. Half-way through, the
-     booking storm: --storm more mentees (signed in beforehand), each holding an open
-     connection, send their booking of one of --slots free times at the same instant;
+   * paced mix: 100 people who pause --pause seconds (2 to 8) between steps, reading the
+     page, for --seconds. The per-page latencies and the budgets come from this run;
+   * paced mix with the storm: the same again, and half-way through the booking storm:
+     --storm more mentees (signed in beforehand), each holding an open connection, send
+     their booking of one of --slots free times at the same instant;
    * saturated mix: the same people without pauses, for half of --seconds: the most
      MentorHub does per second, compared with the floor.
 5. **Checks.** After the storm, SQL counts the active sessions at each of the slots: exactly
@@ -469,6 +470,7 @@ def run_locust(
     pacing: str,
     tmp: Path,
     during: Any = None,
+    pause: str = "2,8",
 ) -> Run:
     prefix = tmp / label.replace(" ", "-")
     env = {
@@ -477,6 +479,7 @@ def run_locust(
         "MENTORHUB_BENCH_PACING": pacing,
         "MENTORHUB_BENCH_MENTORS": str(MENTORS),
         "MENTORHUB_BENCH_ADMINS": str(ADMINS),
+        "MENTORHUB_BENCH_PAUSE": pause,
     }
     command = [
         str(BIN / "locust"),
@@ -724,6 +727,7 @@ def machine() -> str:
 
 def report(
     paced: Run,
+    stormy: Run,
     saturated: Run,
     floor: Run,
     storm: Storm,
@@ -750,7 +754,7 @@ def report(
     )
     add("")
     add(
-        f"### Paced: {args.users} people pausing 1-3 s between steps, {paced.seconds:.0f} s "
+        f"### Paced: {args.users} people pausing {args.pause.replace(',', '-')} s between steps, {paced.seconds:.0f} s "
         f"({paced.total_rps:.0f} requests/s; Locust used {paced.locust_cpu:.0%} of a core)"
     )
     add("")
@@ -787,7 +791,7 @@ def report(
     add("")
     held = storm.active_per_slot == [1] * len(plan.storm_slots) and not storm.errors
     add(
-        f"### Booking storm during the paced run: {len(storm.seconds) + len(storm.errors)} mentees, "
+        f"### Booking storm during a second paced run: {len(storm.seconds) + len(storm.errors)} mentees, "
         f"{len(plan.storm_slots)} free times"
     )
     add("")
@@ -800,6 +804,14 @@ def report(
         f"Active sessions per slot afterwards (SQL): {storm.active_per_slot}: "
         + ("exactly one each." if held else "**NOT exactly one each**.")
     )
+    agg = stormy.row("Aggregated")
+    if agg is not None:
+        add("")
+        add(
+            f"The people's requests during that run: {stormy.total_rps:.0f} requests/s, p50 "
+            f"{agg.p50:.0f} ms, p95 {agg.p95:.0f} ms, p99 {agg.p99:.0f} ms, {agg.failures} errors "
+            f"(the storm's {len(storm.seconds)} bookings wait in the same queue)."
+        )
     add("")
     ratio = saturated.total_rps / floor.total_rps if floor.total_rps else 0.0
     add(f"### Throughput: no pauses, {args.users} users")
@@ -855,6 +867,9 @@ def main() -> int:
     )
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument(
+        "--pause", default="2,8", help="the paced people's pause between steps: LOW,HIGH seconds"
+    )
     parser.add_argument("--storm", type=int, default=200)
     parser.add_argument("--slots", type=int, default=5)
     parser.add_argument(
@@ -932,7 +947,7 @@ def main() -> int:
                 time.sleep(args.seconds / 2)
                 run_storm(clients, plan, storm)
 
-            print(f"paced mix ({args.seconds} s, storm half-way)...", flush=True)
+            print(f"paced mix ({args.seconds} s)...", flush=True)
             paced = run_locust(
                 "paced mix",
                 app.base,
@@ -942,7 +957,22 @@ def main() -> int:
                 args.seconds,
                 "paced",
                 tmp,
+                pause=args.pause,
+            )
+            # The storm gets a paced run of its own: 200 bookings at one instant queue every
+            # request behind them for seconds, which says nothing about normal load.
+            print(f"paced mix with the storm ({args.seconds} s, storm half-way)...", flush=True)
+            stormy = run_locust(
+                "paced mix with the storm",
+                app.base,
+                mixed,
+                write_plan(plan, url, tmp, args.users),
+                args.users,
+                args.seconds,
+                "paced",
+                tmp,
                 during=storm_midway,
+                pause=args.pause,
             )
             storm.active_per_slot = count_active(url, plan)
 
@@ -960,7 +990,7 @@ def main() -> int:
             server_errors = app.errors_in_log()
         finally:
             app.stop()
-    body, held = report(paced, saturated, floor, storm, plan, args, pg_version)
+    body, held = report(paced, stormy, saturated, floor, storm, plan, args, pg_version)
     if server_errors:
         body += "\n\nServer log errors:\n\n```\n" + "\n".join(server_errors[:20]) + "\n```"
     print()

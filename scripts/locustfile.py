@@ -16,8 +16,9 @@ button), then works through the pages as a person would. Every request is named
 A booking answered 409 ("that time was just taken", another person was faster) is expected
 and counted apart, not as an error. Any other status >= 400 is an error.
 
-MENTORHUB_BENCH_PACING is "paced" (each person waits 1 to 3 seconds between steps: what
-people do) or "saturated" (no wait: how much the server can do).
+MENTORHUB_BENCH_PACING is "paced" (each person pauses between steps, reading the page: a
+random MENTORHUB_BENCH_PAUSE="low,high" seconds, default 2 to 8) or "saturated" (no pause: how
+much the server can do).
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ from bench_patterns import BOOKED_ID, CONFIRM, CSRF_FIELD, CSRF_HEADER, SLOT
 
 PLAN: dict[str, Any] = json.loads(open(os.environ["MENTORHUB_BENCH_PLAN"]).read())  # noqa: SIM115
 PACED = os.environ.get("MENTORHUB_BENCH_PACING", "paced") == "paced"
-WAIT = between(1.0, 3.0) if PACED else constant(0)
+_LOW, _HIGH = (float(x) for x in os.environ.get("MENTORHUB_BENCH_PAUSE", "2,8").split(","))
+WAIT = between(_LOW, _HIGH) if PACED else constant(0)
 HX = {"HX-Request": "true"}
 
 _tokens: dict[str, list[str]] = {role: list(PLAN["tokens"][role]) for role in PLAN["tokens"]}
@@ -103,7 +105,7 @@ class Mentee(Person):
             f"/mentor-hub/mentors/results?{query}", headers=HX, name="discovery: search results"
         )
 
-    @task(20)
+    @task(22)
     def mentor_page(self) -> None:
         mentor = random.choice(PLAN["mentors"])
         self.client.get(f"/mentor-hub/mentors/{mentor}", name="profile: mentor page")
@@ -144,15 +146,15 @@ class Mentee(Person):
             name="booking: cancel",
         )
 
-    @task(4)
+    @task(3)
     def my_sessions(self) -> None:
         self.client.get("/mentor-hub/bookings", name="other: my sessions")
 
-    @task(3)
+    @task(2)
     def home(self) -> None:
         self.client.get("/mentor-hub", name="other: home")
 
-    @task(2)
+    @task(1)
     def notifications(self) -> None:
         self.client.get("/notifications", name="other: notifications")
 

@@ -40,7 +40,7 @@ from sqlalchemy import (
     true,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, array
-from sqlalchemy.orm import Session, contains_eager, selectinload
+from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from app.models import ExpertiseTag, Favorite, MentorProfile, MentorStatus, User, mentor_expertise
 from app.services import mentor_index
@@ -281,7 +281,8 @@ def all_expertise(session: Session) -> list[ExpertiseTag]:
 
 def approved_profile(session: Session, profile_id: int) -> MentorProfile | None:
     """An approved mentor's profile, or None (pending and suspended ones are not public)."""
-    profile = session.get(MentorProfile, profile_id)
+    # With the mentor's account in the same query: every caller reads the name next.
+    profile = session.get(MentorProfile, profile_id, options=[joinedload(MentorProfile.user)])
     if profile is None or profile.status != MentorStatus.APPROVED or not profile.user.is_active:
         return None
     return profile
