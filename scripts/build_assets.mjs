@@ -14,6 +14,7 @@
 //   static/vendor/chart.<hash>.umd.min.js    chart.js dist/chart.umd.min.js
 //   static/vendor/licenses/*                 third-party licence texts
 //   static/vendor/manifest.json              logical name -> path relative to static/
+//                                            (fonts as fonts/<name>.woff2)
 //
 // The build is deterministic (same inputs, same bytes): no timestamps, no
 // source maps, sorted JSON. static/vendor/ is rebuilt from scratch each time,
@@ -44,11 +45,11 @@ const REQUIRED_SELECTORS = [
   '.cds--toast-notification',
   '.cds--tag--blue',
   '.cds--data-table',
-  '.cds--modal',
   '.cds--tile',
   '.cds--tabs',
   '.cds--breadcrumb',
-  '.cds--accordion',
+  '.cds--progress-step',
+  '.cds--skeleton__text',
   '.cds--white',
   '.cds--g10',
   '.cds--g100',
@@ -195,6 +196,11 @@ function build(outDir) {
     'htmx.js': `vendor/${js.htmx}`,
     'chart.js': `vendor/${js.chart}`,
   };
+  // Fonts by their unhashed name (fonts/IBMPlexSans-Regular-Latin1.woff2), for the
+  // <link rel="preload"> in templates/base.html.
+  for (const font of [...css.fonts].sort()) {
+    manifest[font.replace(/\.[0-9a-f]{8}\.woff2$/, '.woff2')] = `vendor/${font}`;
+  }
   fs.writeFileSync(path.join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return { manifest, fonts: css.fonts };
 }

@@ -1,6 +1,7 @@
 """Page quality with Lighthouse: performance, accessibility, best practices, SEO per page.
 
 Usage: .venv/bin/python scripts/lighthouse.py [--preset mobile|desktop|both] [--write]
+       [--page TEXT ...] [--keep-reports DIR]
        (or `make lighthouse`, which passes --write)
 
 What it does, honestly:
@@ -211,7 +212,16 @@ def _run_lighthouse(url: str, cookie: str, preset: str, out: Path) -> dict[str, 
         cmd.append("--extra-headers=" + json.dumps({"Cookie": cookie}))
     env = dict(os.environ)
     env.setdefault("CHROME_PATH", "/usr/bin/chromium")
-    subprocess.run(cmd, cwd=ROOT, env=env, check=True)  # noqa: S603 - the pinned lighthouse
+    # Now and then Chromium's trace misses the navigation start (Lighthouse's NO_NAVSTART,
+    # "run Lighthouse again"), more often on a busy machine: the page is measured again,
+    # up to three times in all, and the run says so.
+    for attempt in range(1, 4):
+        done = subprocess.run(cmd, cwd=ROOT, env=env, check=False)  # noqa: S603 - the pinned lighthouse
+        if done.returncode == 0:
+            break
+        if attempt == 3:
+            raise SystemExit(f"Lighthouse failed three times on {url} ({preset})")
+        print(f"Lighthouse failed on {url} ({preset}), attempt {attempt}: measuring again")
     result: dict[str, Any] = json.loads(out.read_text())
     return result
 
@@ -285,11 +295,20 @@ def main() -> int:
     parser.add_argument("--preset", choices=["mobile", "desktop", "both"], default="both")
     parser.add_argument("--write", action="store_true", help="update docs/BENCHMARKS.md")
     parser.add_argument("--keep-reports", type=Path, help="keep the JSON reports in this folder")
+    parser.add_argument(
+        "--page",
+        action="append",
+        default=[],
+        help="measure only pages whose label contains this text (repeatable; not with --write)",
+    )
     args = parser.parse_args()
     if not LIGHTHOUSE.exists():
         print("Lighthouse is not installed: run `npm ci` first", file=sys.stderr)
         return 1
 
+    if args.write and (args.page or args.preset != "both"):
+        # The section is the whole table: a partial run must not replace it.
+        parser.error("--write measures every page and preset: leave out --page and --preset")
     presets = ["mobile", "desktop"] if args.preset == "both" else [args.preset]
     tmp = Path(tempfile.mkdtemp(prefix="mentorhub-lighthouse-"))
     port = _free_port()
@@ -321,6 +340,8 @@ def main() -> int:
             ("Schedule /mentor-hub/schedule (mentor)", "/mentor-hub/schedule", cookies["mentor"]),
             ("admin overview /admin/mentorship (admin)", "/admin/mentorship", cookies["admin"]),
         ]
+        if args.page:
+            pages = [p for p in pages if any(text in p[0] for text in args.page)]
         for page, path, cookie in pages:
             status, _, _ = _request(port, "GET", path, cookie)
             if status != 200:

@@ -182,21 +182,9 @@
     });
   });
 
-  // The directory's filter panel folds away on phones behind its "Filters" button;
-  // without JavaScript it simply stays open (html.mh-no-js).
-  document.documentElement.classList.add("mh-js");
-  document.documentElement.classList.remove("mh-no-js");
-
-  function foldFilters(root) {
-    var toggle = root.querySelector("[data-filters-toggle]");
-    if (!toggle || desktop.matches) return;
-    var form = document.getElementById(toggle.getAttribute("aria-controls"));
-    if (form) form.classList.add("is-collapsed");
-    toggle.setAttribute("aria-expanded", "false");
-  }
-
-  document.addEventListener("DOMContentLoaded", function () { foldFilters(document); });
-
+  // The directory's filter panel folds away on phones behind its "Filters" button. The
+  // server draws it folded (hub/_directory.html) so nothing moves once the page shows;
+  // without JavaScript static/css/nojs.css keeps it open.
   document.addEventListener("click", function (event) {
     var toggle = event.target.closest("[data-filters-toggle]");
     if (!toggle) return;
@@ -221,12 +209,11 @@
     if (count) count.focus();
   });
 
-  // A chip, a page link or a saved search replaced the whole directory: fold the panel
-  // again on phones and put the keyboard on the new result count.
+  // A chip, a page link or a saved search replaced the whole directory (drawn with the
+  // panel folded): put the keyboard on the new result count.
   document.addEventListener("htmx:afterSwap", function (event) {
     var target = event.detail.target;
     if (!target || !target.hasAttribute("data-directory")) return;
-    foldFilters(target);
     var count = target.querySelector("[data-result-count]");
     if (count) count.focus();
   });
