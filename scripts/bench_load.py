@@ -29,7 +29,8 @@ What it does, in order:
    * floor: the bare page, no pauses: the most this server configuration and this load
      generator can do here;
    * paced mix: 100 people who pause --pause seconds (2 to 8) between steps, reading the
-     page, for --seconds. The per-page latencies and the budgets come from this run;
+     page, for --seconds after they have all arrived (5 a second, each signing in first).
+     The per-page latencies and the budgets come from this run;
    * paced mix with the storm: the same again, and half-way through the booking storm:
      --storm more mentees (signed in beforehand), each holding an open connection, send
      their booking of one of --slots free times at the same instant;
@@ -108,6 +109,7 @@ BUDGETS = {
     "other: admin overview": 250,
 }
 THROUGHPUT_BUDGET = 0.40
+PACED_ARRIVALS = 5  # paced people starting per second
 
 
 # -- the database -------------------------------------------------------------------------------
@@ -460,6 +462,14 @@ class Run:
         return [r for r in self.rows if not r.name.startswith("sign-in") and r.name != "Aggregated"]
 
 
+def _number(cell: str) -> float:
+    """A CSV cell of Locust's; "N/A" (no request after the reset) reads as 0."""
+    try:
+        return float(cell)
+    except ValueError:
+        return 0.0
+
+
 def run_locust(
     label: str,
     host: str,
@@ -473,6 +483,11 @@ def run_locust(
     pause: str = "2,8",
 ) -> Run:
     prefix = tmp / label.replace(" ", "-")
+    # Paced people arrive PACED_ARRIVALS a second: each signs in first (three requests), and
+    # a hundred at once would leave a queue that the measured part starts with. Statistics
+    # are reset once everyone has arrived (--reset-stats); the run lasts `seconds` after that.
+    rate = users if pacing == "saturated" else PACED_ARRIVALS
+    ramp = 0 if pacing == "saturated" else -(-users // rate)
     env = {
         **os.environ,
         "MENTORHUB_BENCH_PLAN": str(plan_file),
@@ -489,9 +504,9 @@ def run_locust(
         "--users",
         str(users),
         "--spawn-rate",
-        str(users),
+        str(rate),
         "--run-time",
-        f"{seconds}s",
+        f"{seconds + ramp}s",
         "--host",
         host,
         "--csv",
@@ -519,22 +534,24 @@ def run_locust(
     rows = []
     with open(f"{prefix}_stats.csv") as fh:
         for record in csv.DictReader(fh):
+            if not int(record["Request Count"]):
+                continue
             rows.append(
                 Row(
                     name=record["Name"],
                     count=int(record["Request Count"]),
                     failures=int(record["Failure Count"]),
-                    rps=float(record["Requests/s"]),
-                    p50=float(record["50%"] or 0),
-                    p95=float(record["95%"] or 0),
-                    p99=float(record["99%"] or 0),
-                    mean=float(record["Average Response Time"] or 0),
+                    rps=_number(record["Requests/s"]),
+                    p50=_number(record["50%"]),
+                    p95=_number(record["95%"]),
+                    p99=_number(record["99%"]),
+                    mean=_number(record["Average Response Time"]),
                 )
             )
     if proc.returncode not in (0, 1):  # 1: some requests failed, which the table shows
         raise SystemExit(f"locust failed ({proc.returncode}): see {tmp}")
     total = next((r.rps for r in rows if r.name == "Aggregated"), 0.0)
-    return Run(label, elapsed, rows, total, cpu / max(elapsed, 1e-9))
+    return Run(label, elapsed - ramp, rows, total, cpu / max(elapsed, 1e-9))
 
 
 def write_plan(plan: Plan, url: str, tmp: Path, users: int) -> Path:
@@ -944,7 +961,7 @@ def main() -> int:
             storm = Storm()
 
             def storm_midway() -> None:
-                time.sleep(args.seconds / 2)
+                time.sleep(-(-args.users // PACED_ARRIVALS) + args.seconds / 2)
                 run_storm(clients, plan, storm)
 
             print(f"paced mix ({args.seconds} s)...", flush=True)
