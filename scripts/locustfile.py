@@ -105,12 +105,12 @@ class Mentee(Person):
             f"/mentor-hub/mentors/results?{query}", headers=HX, name="discovery: search results"
         )
 
-    @task(22)
+    @task(20)
     def mentor_page(self) -> None:
         mentor = random.choice(PLAN["mentors"])
         self.client.get(f"/mentor-hub/mentors/{mentor}", name="profile: mentor page")
 
-    @task(10)
+    @task(9)
     def book_and_cancel(self) -> None:
         """Three booking requests: the calendar's next weeks, book, and cancel again (so that a
         person stays under the limit of active sessions and the next one finds free times)."""

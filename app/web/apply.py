@@ -33,10 +33,10 @@ from app.models import ExpertiseTag, MentorProfile, MentorStatus
 from app.services import languages
 from app.services import mentor_application as applications
 from app.services.errors import DomainError, InvalidTransition, StaleVersion, ValidationFailed
-from app.services.timezones import all_timezones
 from app.web import media
 from app.web.access import SIGNED_IN, allow
 from app.web.context import now, request_context
+from app.web.forms import timezone_choices
 from app.web.media import discard, save_upload
 
 bp = Blueprint("apply", __name__, url_prefix="/mentor-hub/apply")
@@ -203,7 +203,7 @@ def _about_page(
         limits=_limits(),
         expertise_options=[(str(tag.id), tag.name) for tag in tags],
         language_options=[(name, name) for name in languages.LANGUAGES],
-        zone_options=[(name, name.replace("_", " ")) for name in all_timezones()],
+        zone_options=timezone_choices(),
         previous_url=None,
     )
     return body, status

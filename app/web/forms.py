@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from typing import Any
 
 from flask_wtf import FlaskForm
@@ -13,8 +14,11 @@ from app.services.errors import ValidationFailed
 from app.services.timezones import all_timezones
 
 
-def timezone_choices() -> list[tuple[str, str]]:
-    return [(name, name.replace("_", " ")) for name in all_timezones()]
+@functools.cache
+def timezone_choices() -> tuple[tuple[str, str], ...]:
+    """(value, label) for every zone a person may pick: the same for every page that offers a
+    zone, worked out once per process."""
+    return tuple((name, name.replace("_", " ")) for name in all_timezones())
 
 
 class SignInForm(FlaskForm):

@@ -40,11 +40,11 @@ from app.services import mentor_profiles
 from app.services.errors import ValidationFailed
 from app.services.languages import LANGUAGES
 from app.services.mentor_profiles import ProfileInput, StaleProfile
-from app.services.timezones import all_timezones
 from app.web import media
 from app.web.access import MENTOR, allow
 from app.web.context import is_htmx, now, request_context, start_write
 from app.web.errors import render_error
+from app.web.forms import timezone_choices
 
 bp = Blueprint("profile", __name__, url_prefix="/mentor-hub/profile")
 
@@ -113,7 +113,7 @@ def _context(profile: MentorProfile, state: EditorState) -> dict[str, Any]:
             (tag.slug, tag.name) for tag in mentor_profiles.expertise_options(db.session)
         ],
         "language_choices": [(name, name) for name in LANGUAGES],
-        "zone_options": [(name, name.replace("_", " ")) for name in all_timezones()],
+        "zone_options": timezone_choices(),
         "limits": {
             "headline": mentor_profiles.HEADLINE_MAX,
             "bio_min": mentor_profiles.BIO_MIN,

@@ -38,9 +38,10 @@ from app.models.availability import ExceptionKind
 from app.services import meeting_links, schedule
 from app.services.errors import ValidationFailed
 from app.services.schedule import ScheduleChange, SettingsInput, StaleSchedule
-from app.services.timezones import all_timezones, is_valid_timezone, to_local, zone_abbreviation
+from app.services.timezones import is_valid_timezone, to_local, zone_abbreviation
 from app.web.access import ADMIN, MENTOR, allow
 from app.web.context import is_htmx, now, request_context, start_write
+from app.web.forms import timezone_choices
 
 bp = Blueprint("schedule", __name__, url_prefix="/mentor-hub/schedule")
 
@@ -113,7 +114,7 @@ def editor_context(
         "horizon_max": schedule.HORIZON_MAX_DAYS,
         "meeting_domains": _meeting_domains(),
         "settings": state.settings_values or SettingsInput.of(profile),
-        "zone_options": [(name, name.replace("_", " ")) for name in all_timezones()],
+        "zone_options": timezone_choices(),
         "preview_zone": zone,
         "preview_days": schedule.preview(data, moment, zone),
         "preview_url": preview_url,
