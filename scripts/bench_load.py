@@ -53,7 +53,6 @@ import datetime as dt
 import http.client
 import json
 import os
-import platform
 import random
 import resource
 import secrets
@@ -91,6 +90,7 @@ from app.models import (  # noqa: E402
 )
 from app.services import schedule, slot_engine  # noqa: E402
 from app.services.auth import hash_token  # noqa: E402
+from scripts.bench_machine import describe  # noqa: E402
 from scripts.bench_patterns import CSRF_FIELD, CSRF_HEADER  # noqa: E402
 
 HOST = "127.0.0.1"
@@ -730,18 +730,6 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
-
-
 def report(
     paced: Run,
     stormy: Run,
@@ -756,7 +744,7 @@ def report(
     lines: list[str] = []
     add = lines.append
     today = dt.datetime.now(dt.UTC).date().isoformat()
-    add(f"Measured {today} on {machine()}; PostgreSQL {pg_version} on the same machine.")
+    add(f"Measured {today} on {describe()}; PostgreSQL {pg_version} on the same machine.")
     add("")
     add(
         "Command: `make bench-load` (= `.venv/bin/python scripts/bench_load.py --write`; "
@@ -928,32 +916,26 @@ def main() -> int:
         env = server_env(url, args.workers, args.threads, tmp)
         app = Server("wsgi:app", env, tmp / "app.log")
         try:
-            mixed = ["Mentee", "Mentor", "Admin"]
+            short = max(15, args.seconds // 2)
+
+            def mix(label: str, seconds: int, pacing: str, **more: Any) -> Run:
+                """One Locust run of the mentees, mentors and admins against MentorHub."""
+                plan_file = write_plan(plan, url, tmp, args.users)
+                return run_locust(
+                    label, app.base, ["Mentee", "Mentor", "Admin"], plan_file, args.users,
+                    seconds, pacing, tmp, pause=args.pause, **more,
+                )  # fmt: skip
+
             print("warm-up (15 s, not reported)...", flush=True)
-            run_locust(
-                "warm-up",
-                app.base,
-                mixed,
-                write_plan(plan, url, tmp, args.users),
-                args.users,
-                15,
-                "saturated",
-                tmp,
-            )
+            mix("warm-up", 15, "saturated")
 
             floor_server = Server("scripts.bench_floor:app", env, tmp / "floor.log")
             try:
                 print("floor...", flush=True)
                 floor = run_locust(
-                    "floor (bare Flask page)",
-                    floor_server.base,
-                    ["Floor"],
-                    write_plan(plan, url, tmp, 0),
-                    args.users,
-                    max(15, args.seconds // 2),
-                    "saturated",
-                    tmp,
-                )
+                    "floor (bare Flask page)", floor_server.base, ["Floor"],
+                    write_plan(plan, url, tmp, 0), args.users, short, "saturated", tmp,
+                )  # fmt: skip
             finally:
                 floor_server.stop()
 
@@ -965,45 +947,15 @@ def main() -> int:
                 run_storm(clients, plan, storm)
 
             print(f"paced mix ({args.seconds} s)...", flush=True)
-            paced = run_locust(
-                "paced mix",
-                app.base,
-                mixed,
-                write_plan(plan, url, tmp, args.users),
-                args.users,
-                args.seconds,
-                "paced",
-                tmp,
-                pause=args.pause,
-            )
+            paced = mix("paced mix", args.seconds, "paced")
             # The storm gets a paced run of its own: 200 bookings at one instant queue every
             # request behind them for seconds, which says nothing about normal load.
             print(f"paced mix with the storm ({args.seconds} s, storm half-way)...", flush=True)
-            stormy = run_locust(
-                "paced mix with the storm",
-                app.base,
-                mixed,
-                write_plan(plan, url, tmp, args.users),
-                args.users,
-                args.seconds,
-                "paced",
-                tmp,
-                during=storm_midway,
-                pause=args.pause,
-            )
+            stormy = mix("paced mix with the storm", args.seconds, "paced", during=storm_midway)
             storm.active_per_slot = count_active(url, plan)
 
             print("saturated mix...", flush=True)
-            saturated = run_locust(
-                "MentorHub mix",
-                app.base,
-                mixed,
-                write_plan(plan, url, tmp, args.users),
-                args.users,
-                max(15, args.seconds // 2),
-                "saturated",
-                tmp,
-            )
+            saturated = mix("MentorHub mix", short, "saturated")
             server_errors = app.errors_in_log()
         finally:
             app.stop()

@@ -38,7 +38,6 @@ import datetime as dt
 import http.client
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
@@ -51,6 +50,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from scripts.bench_machine import describe  # noqa: E402
+
 VENV_BIN = ROOT / ".venv" / "bin"
 LIGHTHOUSE = ROOT / "node_modules" / ".bin" / "lighthouse"
 BENCHMARKS = ROOT / "docs" / "BENCHMARKS.md"
@@ -253,18 +256,6 @@ def _versions(report: dict[str, Any]) -> tuple[str, str]:
     return str(report.get("lighthouseVersion", "?")), chromium
 
 
-def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}"
-
-
 def _write_section(rows: list[tuple[str, str, dict[str, int], list[str]]], meta: str) -> None:
     lines = [
         SECTION,
@@ -380,7 +371,7 @@ def main() -> int:
         today = dt.datetime.now(dt.UTC).date().isoformat()
         meta = "\n".join(
             [
-                f"Measured {today} on {_machine()}; {chromium} "
+                f"Measured {today} on {describe()}; {chromium} "
                 f"(headless=new), Lighthouse {lighthouse}, Node {_node_version()}.",
                 "",
                 "Command: `make lighthouse` (= `.venv/bin/python scripts/lighthouse.py --write`). "

@@ -539,8 +539,15 @@ class _Generator:
     def _people(self) -> None:
         rng = self.rng
         ensure_taxonomy(self.session)
+        # In a fixed order: mentors' areas are drawn by position in this list, and the
+        # fallback draws mentors by area, so a table's physical order (on PostgreSQL, where
+        # earlier rolled-back rows left free space) must not change the program.
         tags = list(
-            self.session.execute(select(ExpertiseTag.id, ExpertiseTag.slug, ExpertiseTag.name))
+            self.session.execute(
+                select(ExpertiseTag.id, ExpertiseTag.slug, ExpertiseTag.name).order_by(
+                    ExpertiseTag.slug
+                )
+            )
         )
         tag_weights = [TAG_POPULARITY.get(slug, 5) for _, slug, _ in tags]
         zone_names = [z for z, _, _ in ZONES]

@@ -276,3 +276,31 @@ def test_same_seed_same_program(db_session, now):
     db_session.rollback()
     generate.generate_program(db_session, now=now, sizes=generate.Sizes(8, 30, 200, 1), seed=4)
     assert _snapshot(db_session) != first
+
+
+def test_the_taxonomy_rows_order_does_not_change_the_program(db_session, now):
+    """Mentors' areas are drawn by position in the list of tags, and the fallback draws
+    mentors by area: the list must not follow the table's physical order, which on
+    PostgreSQL depends on what earlier, rolled-back rows left behind."""
+    from app.models import ExpertiseTag, MentorProfile, mentor_expertise
+    from app.services.taxonomy import EXPERTISE_TAXONOMY
+
+    def program(areas):
+        for area in areas:
+            db_session.add(ExpertiseTag(name=area.name, slug=area.slug, category=area.category))
+        db_session.flush()
+        summary = generate.generate_program(
+            db_session, now=now, sizes=generate.Sizes(8, 30, 200, 1), seed=3
+        )
+        assert summary.counts[generate.MOVED] > 0  # the fallback, which draws by area, ran
+        areas = db_session.execute(
+            select(MentorProfile.user_id, ExpertiseTag.slug)
+            .join(mentor_expertise, mentor_expertise.c.mentor_id == MentorProfile.id)
+            .join(ExpertiseTag, ExpertiseTag.id == mentor_expertise.c.tag_id)
+            .order_by(MentorProfile.user_id, ExpertiseTag.slug)
+        ).all()
+        snapshot = (_snapshot(db_session), areas)
+        db_session.rollback()
+        return snapshot
+
+    assert program(EXPERTISE_TAXONOMY) == program(list(reversed(EXPERTISE_TAXONOMY)))
