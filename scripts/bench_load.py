@@ -82,14 +82,12 @@ from app.models import (  # noqa: E402
     Booking,
     BookingStatus,
     ExpertiseTag,
-    LoginToken,
     MentorProfile,
     MentorStatus,
-    TokenPurpose,
     User,
 )
 from app.services import schedule, slot_engine  # noqa: E402
-from app.services.auth import hash_token  # noqa: E402
+from app.services.auth import issue_sign_in_token  # noqa: E402
 from scripts.bench_machine import describe  # noqa: E402
 from scripts.bench_patterns import CSRF_FIELD, CSRF_HEADER  # noqa: E402
 
@@ -322,20 +320,12 @@ def issue_tokens(url: str, user_ids: list[int]) -> list[str]:
     """One fresh single-use sign-in token per person, as the sign-in form would mail it."""
     engine = create_engine(url)
     now = dt.datetime.now(dt.UTC)
-    raws = []
     with Session(engine) as session:
-        for user_id in user_ids:
-            raw = secrets.token_urlsafe(32)
-            raws.append(raw)
-            session.add(
-                LoginToken(
-                    token_hash=hash_token(raw),
-                    user_id=user_id,
-                    purpose=TokenPurpose.SIGN_IN,
-                    created_at=now,
-                    expires_at=now + dt.timedelta(hours=2),
-                )
-            )
+        users = {u.id: u for u in session.scalars(select(User).where(User.id.in_(user_ids)))}
+        raws = [
+            issue_sign_in_token(session, users[uid], now=now, ttl_minutes=120).raw_token
+            for uid in user_ids
+        ]
         session.commit()
     engine.dispose()
     return raws

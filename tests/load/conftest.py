@@ -6,8 +6,9 @@ TEST_DATABASE_URL and dropped at the end), builds the schema with the migrations
 cast with the app's models (plain SQLAlchemy session, committed), starts
 `gunicorn -c gunicorn.conf.py wsgi:app` on 127.0.0.1 and a free port (4 workers x 4 threads),
 waits for /healthz, and signs every mentee and admin in once through the real email-link flow
-(a LoginToken row is written directly, the link page is opened and its button posted). The
-tests reuse those cookies. The server is always stopped (terminate, wait, kill on timeout).
+(a token is issued directly with auth.issue_sign_in_token, the link page is opened and its
+button posted). The tests reuse those cookies. The server is always stopped (terminate,
+wait, kill on timeout).
 
 Without TEST_DATABASE_URL the PostgreSQL variant is skipped, except under CI=true where that
 is a failure (like tests/conftest.py).
@@ -49,14 +50,12 @@ from app.models import (
     AvailabilityRule,
     Booking,
     BookingStatus,
-    LoginToken,
     MentorProfile,
     MentorStatus,
-    TokenPurpose,
     User,
 )
 from app.services import schedule, slot_engine
-from app.services.auth import hash_token
+from app.services.auth import issue_sign_in_token
 
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "127.0.0.1"
@@ -339,19 +338,10 @@ def seed(engine: Engine) -> tuple[Cast, dict[int, str]]:
             session.flush()
             confirm_bookings.append(booking.id)
 
-        tokens: dict[int, str] = {}
-        for user in [*mentees, *admins]:
-            raw = secrets.token_urlsafe(32)
-            tokens[user.id] = raw
-            session.add(
-                LoginToken(
-                    token_hash=hash_token(raw),
-                    user_id=user.id,
-                    purpose=TokenPurpose.SIGN_IN,
-                    created_at=now,
-                    expires_at=now + dt.timedelta(hours=2),
-                )
-            )
+        tokens = {
+            user.id: issue_sign_in_token(session, user, now=now, ttl_minutes=120).raw_token
+            for user in [*mentees, *admins]
+        }
         session.commit()
         cast = Cast(
             mentees=[m.id for m in mentees],

@@ -52,13 +52,11 @@ from app.models import (
     ACTIVE_STATUSES,
     Booking,
     BookingStatus,
-    LoginToken,
     Notification,
     NotificationChannel,
     NotificationStatus,
-    TokenPurpose,
 )
-from app.services.auth import hash_token
+from app.services.auth import issue_sign_in_token
 from tests.load.conftest import (
     REPORT,
     ROOT,
@@ -141,19 +139,10 @@ def _seed(engine: Engine) -> Cast:
         session.flush()
         tokens: dict[int, str] = {}
         for user in [*mentees, *people, *people]:  # two links per person: two devices
-            raw = secrets.token_urlsafe(32)
+            raw = issue_sign_in_token(session, user, now=now, ttl_minutes=120).raw_token
             tokens.setdefault(user.id, raw)
             if tokens[user.id] != raw:
                 tokens[-user.id] = raw  # the second device's link
-            session.add(
-                LoginToken(
-                    token_hash=hash_token(raw),
-                    user_id=user.id,
-                    purpose=TokenPurpose.SIGN_IN,
-                    created_at=now,
-                    expires_at=now + dt.timedelta(hours=2),
-                )
-            )
         session.commit()
         return Cast(
             tag=tag,
