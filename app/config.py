@@ -199,6 +199,12 @@ def load_config(overrides: dict[str, Any] | None = None) -> dict[str, Any]:
         "LANDING_NUMBERS_CACHE_SECONDS": _int(env.get("LANDING_NUMBERS_CACHE_SECONDS"), 60),
         # ... and the directory's ranking per question (which mentors, in which order).
         "DIRECTORY_RESULTS_CACHE_SECONDS": _int(env.get("DIRECTORY_RESULTS_CACHE_SECONDS"), 15),
+        # For this much longer a kept value is still shown, and worked out again after the
+        # response: nobody waits for the queries (0: past its time, the visitor waits).
+        "ADMIN_OVERVIEW_STALE_SECONDS": _int(env.get("ADMIN_OVERVIEW_STALE_SECONDS"), 120),
+        "LANDING_NUMBERS_STALE_SECONDS": _int(env.get("LANDING_NUMBERS_STALE_SECONDS"), 600),
+        "DIRECTORY_RESULTS_STALE_SECONDS": _int(env.get("DIRECTORY_RESULTS_STALE_SECONDS"), 60),
+        "DIRECTORY_FACET_STALE_SECONDS": _int(env.get("DIRECTORY_FACET_STALE_SECONDS"), 3600),
         "PHOTO_MAX_BYTES": _int(env.get("PHOTO_MAX_MB"), 5) * 1024 * 1024,
         "PHOTO_MAX_PIXELS": _int(env.get("PHOTO_MAX_PIXELS"), 40_000_000),
         "UPLOAD_DIR": env.get("UPLOAD_DIR", str(INSTANCE / "uploads")),

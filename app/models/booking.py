@@ -60,6 +60,11 @@ def _no_overlap(column: str) -> ExcludeConstraint:
     return constraint
 
 
+# The partial indexes' predicates; queries that must use them repeat these word for word.
+REQUESTED_SQL = "status = 'requested'"
+CONFIRMED_SQL = "status = 'confirmed'"
+
+
 class Booking(Base):
     __tablename__ = "bookings"
     __table_args__ = (
@@ -82,6 +87,19 @@ class Booking(Base):
         ),
         # The sessions not over yet (admin overview, migration 0012).
         Index("ix_bookings_ends_at", "ends_at", "starts_at"),
+        # The overview's "needs attention" counts read only these (migration 0015).
+        Index(
+            "ix_bookings_requested_created",
+            "created_at",
+            postgresql_where=text(REQUESTED_SQL),
+            sqlite_where=text(REQUESTED_SQL),
+        ),
+        Index(
+            "ix_bookings_confirmed_ends",
+            "ends_at",
+            postgresql_where=text(CONFIRMED_SQL),
+            sqlite_where=text(CONFIRMED_SQL),
+        ),
         _no_overlap("mentor_id"),
         _no_overlap("mentee_id"),
     )

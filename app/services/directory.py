@@ -44,7 +44,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, selectinload
 
 from app.models import ExpertiseTag, Favorite, MentorProfile, MentorStatus, User, mentor_expertise
 from app.services import mentor_index
-from app.services.computed_cache import ComputedCache
+from app.services.computed_cache import ComputedCache, Defer
 from app.services.languages import LANGUAGES, canonical
 from app.services.timezones import local_midnight, zone
 
@@ -415,6 +415,8 @@ def search(
     tags: list[ExpertiseTag] | None = None,
     kept: ComputedCache | None = None,
     keep_seconds: int = 0,
+    stale_seconds: int = 0,
+    defer: Defer | None = None,
 ) -> DirectoryPage:
     """One page of the directory, in a fixed number of queries whatever the page holds.
 
@@ -422,7 +424,9 @@ def search(
     the total) is reused for that many seconds by everyone asking the same question: ranking
     reads every approved mentor (20-25 ms on PostgreSQL with ten thousand), the most
     requested query there is. The cards themselves (profile, next free time, favourite) are
-    always read fresh; only a newly approved mentor or a changed order waits that long."""
+    always read fresh; only a newly approved mentor or a changed order waits that long.
+    With `stale_seconds` and `defer`, an older ranking is still used for that long and
+    worked out again by `defer` (after the response: ComputedCache)."""
     tags = tags if tags is not None else all_expertise(session)
     stmt, rank = _filtered(session, query, viewer, now)
 
@@ -452,7 +456,14 @@ def search(
             # "Free today" is the viewer's today.
             viewer.timezone if query.availability == "today" else "",
         )
-        return kept.get(key, lambda: page_of_ids(number), now=now, seconds=keep_seconds).value
+        return kept.get(
+            key,
+            lambda: page_of_ids(number),
+            now=now,
+            seconds=keep_seconds,
+            stale_seconds=stale_seconds,
+            defer=defer,
+        ).value
 
     rows = ranked(query.page)
     if rows or query.page == 1:

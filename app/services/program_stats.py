@@ -23,6 +23,7 @@ from app.models import (
     User,
     mentor_expertise,
 )
+from app.models.booking import CONFIRMED_SQL, REQUESTED_SQL
 from app.models.notification import UNSENT_EMAIL_SQL
 from app.services import attendance_review, chat, session_stats
 from app.services.periods import Bucket, Period, buckets
@@ -296,7 +297,10 @@ def _session_tally(
                 Booking.mentee_id == Attendance.participant_id,
             ),
         )
-        .where(recent)
+        # Attendance is recorded once a session has ended: the recent hours are mostly
+        # sessions still to come, and without this PostgreSQL hashes every attendance
+        # record to find none of them (90 ms at a million sessions).
+        .where(recent, Booking.ends_at <= now)
         .group_by(attendance_step, Attendance.outcome)
     ):
         if 0 <= index < len(steps):
@@ -379,17 +383,22 @@ def period_overview(session: Session, period: Period, *, now: dt.datetime) -> Pe
         mail[NotificationStatus(status).value] = int(count)
 
     # 4. needs attention, whatever the period: the open sessions that wait for someone.
-    open_row = session.execute(
-        select(
-            _count_if(
-                and_(
-                    Booking.status == BookingStatus.REQUESTED,
-                    Booking.created_at <= now - UNCONFIRMED_AFTER,
-                )
-            ),
-            _count_if(and_(Booking.status == BookingStatus.CONFIRMED, Booking.ends_at <= now)),
-        ).where(Booking.status.in_([BookingStatus.REQUESTED, BookingStatus.CONFIRMED]))
-    ).one()
+    # Two scalar subqueries, each a range of its own partial index (migration 0015): one
+    # pass over every requested and confirmed row read 45,000 rows from the table (85-180 ms
+    # at a million sessions).
+    waiting = (
+        select(func.count())
+        .select_from(Booking)
+        .where(text(REQUESTED_SQL), Booking.created_at <= now - UNCONFIRMED_AFTER)
+        .scalar_subquery()
+    )
+    unrecorded = (
+        select(func.count())
+        .select_from(Booking)
+        .where(text(CONFIRMED_SQL), Booking.ends_at <= now)
+        .scalar_subquery()
+    )
+    open_row = session.execute(select(waiting, unrecorded)).one()
     attention = Attention(
         pending_applications=int(pending_count or 0),
         unconfirmed_requests=int(open_row[0] or 0),

@@ -12,15 +12,16 @@ from app.services import notification_mail, outbox, periods, program_stats
 from app.services.computed_cache import ComputedCache
 from app.services.errors import InvalidTransition, StaleVersion
 from app.web.access import ADMIN, allow
-from app.web.context import is_htmx, now, request_context, viewer_timezone
+from app.web.context import after_response, is_htmx, now, request_context, viewer_timezone
 from app.web.forms import page_number
 
 bp = Blueprint("admin", __name__, url_prefix="/admin/mentorship")
 
 
-# The overview's dozen aggregate queries over every session (0.1-0.4 s at a million) are
-# worked out once per period and zone per ADMIN_OVERVIEW_CACHE_SECONDS in each process; the
-# page says how old its figures are (app/services/computed_cache.py).
+# The overview's dozen aggregate queries over every session (0.1-0.3 s at a million) are
+# worked out once per period and zone per ADMIN_OVERVIEW_CACHE_SECONDS in each process, and
+# refreshed after the answer for ADMIN_OVERVIEW_STALE_SECONDS more; the page says how old
+# its figures are (app/services/computed_cache.py).
 _overviews = ComputedCache()
 
 
@@ -30,12 +31,15 @@ def overview() -> Any:
     """The program at a glance for a period (?period=month|30d|90d|year|custom&from=&to=, in
     the admin's zone). A custom range with a bad date answers 422 with the message next to the
     field and the numbers of this month."""
-    period = periods.parse_period(request.args, now=now(), tz=viewer_timezone())
+    moment = now()
+    period = periods.parse_period(request.args, now=moment, tz=viewer_timezone())
     kept = _overviews.get(
         (str(db.engine.url), period.starts_at, period.ends_at, period.tz),
-        lambda: program_stats.period_overview(db.session, period, now=now()),
-        now=now(),
+        lambda: program_stats.period_overview(db.session, period, now=moment),
+        now=moment,
         seconds=int(current_app.config["ADMIN_OVERVIEW_CACHE_SECONDS"]),
+        stale_seconds=int(current_app.config["ADMIN_OVERVIEW_STALE_SECONDS"]),
+        defer=after_response,
     )
     data = kept.value
     html = render_template(

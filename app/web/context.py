@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import re
 import uuid
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, after_this_request, current_app, g, request
 from flask_login import current_user
 
 from app.db import begin_write, db
@@ -19,6 +21,7 @@ from app.services.meeting_links import parse_domains
 from app.services.timezones import to_local
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+log = logging.getLogger(__name__)
 
 
 def clock() -> Clock:
@@ -27,6 +30,27 @@ def clock() -> Clock:
 
 def now() -> dt.datetime:
     return clock().now()
+
+
+def after_response(work: Callable[[], None]) -> None:
+    """Run `work` once this request's response has been sent, in the same worker thread,
+    in an app context of its own (the request's is gone by then): for refreshes nobody
+    should wait for (app/services/computed_cache.py). A failure is logged, never raised:
+    the visitor already has their page."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                work()
+            except Exception:
+                log.exception("work after the response failed")
+
+    @after_this_request
+    def _schedule(response: Response) -> Response:
+        # WSGI servers close the response after its last byte is written.
+        response.call_on_close(run)
+        return response
 
 
 def request_context() -> RequestContext:

@@ -33,6 +33,7 @@ from app.services.errors import NotAllowed, NotFound, SlotTaken, ValidationFaile
 from app.services.timezones import to_local, zone_abbreviation
 from app.web.access import PUBLIC, SIGNED_IN, allow
 from app.web.context import (
+    after_response,
     booking_policy,
     is_htmx,
     now,
@@ -56,7 +57,8 @@ def index() -> Any:
 @allow(PUBLIC)
 def landing() -> Any:
     # Counts over every mentor and session (60-80 ms with the data of issue 9) for a page
-    # anyone may open: kept per process for LANDING_NUMBERS_CACHE_SECONDS.
+    # anyone may open: kept per process for LANDING_NUMBERS_CACHE_SECONDS, then refreshed
+    # after the answer (app/services/computed_cache.py).
     numbers, expertise = _kept.get(
         ("landing", str(db.engine.url)),
         lambda: (
@@ -65,6 +67,8 @@ def landing() -> Any:
         ),
         now=now(),
         seconds=int(current_app.config["LANDING_NUMBERS_CACHE_SECONDS"]),
+        stale_seconds=int(current_app.config["LANDING_NUMBERS_STALE_SECONDS"]),
+        defer=after_response,
     ).value
     return render_template("hub/landing.html", numbers=numbers, expertise=expertise)
 
@@ -83,6 +87,8 @@ def _directory_context() -> dict[str, Any]:
         tags=tags,
         kept=_kept,
         keep_seconds=int(current_app.config["DIRECTORY_RESULTS_CACHE_SECONDS"]),
+        stale_seconds=int(current_app.config["DIRECTORY_RESULTS_STALE_SECONDS"]),
+        defer=after_response,
     )
     if query.favourites and not query.text and len(page.chips) == 1:
         g.nav_endpoint = "hub.favourites"
@@ -111,6 +117,8 @@ def _languages_on_offer() -> list[str]:
         lambda: directory.languages_in_use(db.session),
         now=now(),
         seconds=int(current_app.config["DIRECTORY_FACET_CACHE_SECONDS"]),
+        stale_seconds=int(current_app.config["DIRECTORY_FACET_STALE_SECONDS"]),
+        defer=after_response,
     ).value
 
 

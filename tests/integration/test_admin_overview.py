@@ -382,7 +382,7 @@ def test_each_process_keeps_the_figures_for_a_while(app, client_for, people, eng
     from app.web import admin
 
     client = client_for("admin")
-    app.config["ADMIN_OVERVIEW_CACHE_SECONDS"] = 30
+    app.config.update(ADMIN_OVERVIEW_CACHE_SECONDS=30, ADMIN_OVERVIEW_STALE_SECONDS=0)
     admin._overviews.clear()
     try:
         first = count_queries(client, "/admin/mentorship?period=30d", engine)
@@ -395,5 +395,54 @@ def test_each_process_keeps_the_figures_for_a_while(app, client_for, people, eng
         clock.advance(seconds=31)
         assert count_queries(client, "/admin/mentorship?period=30d", engine) == first
     finally:
-        app.config["ADMIN_OVERVIEW_CACHE_SECONDS"] = 0
+        app.config.update(ADMIN_OVERVIEW_CACHE_SECONDS=0, ADMIN_OVERVIEW_STALE_SECONDS=120)
         admin._overviews.clear()
+
+
+def test_past_its_time_the_kept_figures_are_shown_and_refreshed_after_the_answer(
+    app, client_for, people, engine, clock, factories
+):
+    """ADMIN_OVERVIEW_STALE_SECONDS: after the cache time, the next admin still gets the kept
+    figures at once (the page says how old they are) and the queries run after the answer;
+    the admin after that sees the new figures. Past both times the admin waits for fresh
+    ones, never older than the two together."""
+    from app.web import admin
+
+    client = client_for("admin")
+    url = "/admin/mentorship?period=30d"
+    app.config.update(ADMIN_OVERVIEW_CACHE_SECONDS=30, ADMIN_OVERVIEW_STALE_SECONDS=120)
+    admin._overviews.clear()
+    try:
+        first_at = clock.now()
+        client.get(url).close()
+        factories.mentor(name="Newly Approved")  # a figure the refresh must pick up
+        clock.advance(seconds=90)
+        with counted(engine) as statements:
+            answer = client.get(url)
+            stale = answer.get_data(as_text=True)
+            assert len(statements) < 12  # the page was answered from what was kept
+            answer.close()  # what the WSGI server does once the page is sent
+        stamp = f"Figures as of {to_local(first_at, people.admin.timezone):%H:%M}"
+        assert stamp in stale
+        refreshed_at = clock.now()
+        assert len(statements) >= 12  # the refresh ran, after the page was sent
+        with counted(engine) as statements:
+            fresh = client.get(url).get_data(as_text=True)
+        assert len(statements) < 12  # nothing to work out: the refresh is kept
+        assert f"Figures as of {to_local(refreshed_at, people.admin.timezone):%H:%M}" in fresh
+        assert _approved_mentors(stale) + 1 == _approved_mentors(fresh)
+        # Past the cache time and the stale time together: worked out while the admin waits.
+        clock.advance(seconds=151)
+        waited = client.get(url).get_data(as_text=True)
+        assert f"Figures as of {to_local(clock.now(), people.admin.timezone):%H:%M}" in waited
+    finally:
+        app.config.update(ADMIN_OVERVIEW_CACHE_SECONDS=0, ADMIN_OVERVIEW_STALE_SECONDS=120)
+        admin._overviews.clear()
+
+
+def _approved_mentors(html: str) -> int:
+    found = re.search(
+        r'mh-stat__value">(\d+)</p>\s*<p class="mh-stat__label">approved mentors', html
+    )
+    assert found, "no approved mentors tile"
+    return int(found.group(1))

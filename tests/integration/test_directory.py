@@ -449,7 +449,7 @@ def test_each_process_keeps_the_language_list_for_a_while(app, client_for, peopl
     from app.web import hub
 
     client = client_for("mentee")
-    app.config["DIRECTORY_FACET_CACHE_SECONDS"] = 300
+    app.config.update(DIRECTORY_FACET_CACHE_SECONDS=300, DIRECTORY_FACET_STALE_SECONDS=0)
     hub._kept.clear()
     try:
         with counted(engine) as first:
@@ -462,8 +462,42 @@ def test_each_process_keeps_the_language_list_for_a_while(app, client_for, peopl
             client.get("/mentor-hub/mentors")
         assert len(later) == len(first)
     finally:
-        app.config["DIRECTORY_FACET_CACHE_SECONDS"] = 0
+        app.config.update(DIRECTORY_FACET_CACHE_SECONDS=0, DIRECTORY_FACET_STALE_SECONDS=3600)
         hub._kept.clear()
+
+
+def test_a_ranking_past_its_time_is_used_once_more_and_worked_out_after(
+    db_session, factories, viewer, now
+):
+    """DIRECTORY_RESULTS_STALE_SECONDS: past the cache time the kept ranking answers at once
+    and its refresh is handed to `defer` (the web layer runs it after the response); the
+    next search has the new ranking."""
+    from app.services.computed_cache import ComputedCache
+
+    kept, later = ComputedCache(), []
+
+    def kept_search(at):
+        return directory.search(
+            db_session,
+            DirectoryQuery(),
+            viewer=viewer,
+            now=at,
+            kept=kept,
+            keep_seconds=15,
+            stale_seconds=60,
+            defer=later.append,
+        )
+
+    factories.mentor(name="Ann Able")
+    assert names(kept_search(now)) == ["Ann Able"]
+    factories.mentor(name="Ben Brand")
+    db_session.flush()
+    at = now + dt.timedelta(seconds=20)
+    stale = kept_search(at)
+    assert (names(stale), stale.total, len(later)) == (["Ann Able"], 1, 1)
+    later.pop()()
+    fresh = kept_search(at)
+    assert (sorted(names(fresh)), fresh.total, later) == (["Ann Able", "Ben Brand"], 2, [])
 
 
 def test_the_ranking_is_reused_for_a_while_but_cards_and_favourites_are_fresh(

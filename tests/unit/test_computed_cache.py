@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from app.services.computed_cache import ComputedCache
 
 NOW = dt.datetime(2026, 11, 21, 9, 0, tzinfo=dt.UTC)
@@ -48,3 +50,60 @@ def test_bounded_expired_first_then_the_oldest():
     cache.get("e", compute, now=NOW + dt.timedelta(seconds=12), seconds=60)
     assert cache.get("c", compute, now=NOW + dt.timedelta(seconds=13), seconds=60).value == 3
     assert cache.get("b", compute, now=NOW + dt.timedelta(seconds=13), seconds=60).value == 6
+
+
+class Later:
+    """A `defer` that keeps the work until the test runs it (as after a response)."""
+
+    def __init__(self) -> None:
+        self.work: list = []
+
+    def __call__(self, work) -> None:
+        self.work.append(work)
+
+    def run(self) -> None:
+        work, self.work = self.work, []
+        for item in work:
+            item()
+
+
+def test_past_its_time_the_kept_value_is_returned_and_refreshed_later():
+    cache, compute, later = ComputedCache(), Counter(), Later()
+    cache.get("k", compute, now=NOW, seconds=30, stale_seconds=60, defer=later)
+    at = NOW + dt.timedelta(seconds=45)
+    stale = cache.get("k", compute, now=at, seconds=30, stale_seconds=60, defer=later)
+    assert (stale.value, stale.computed_at, compute.calls) == (1, NOW, 1)
+    # Asked again before the refresh ran: the same value, and no second refresh.
+    cache.get("k", compute, now=at, seconds=30, stale_seconds=60, defer=later)
+    assert len(later.work) == 1
+    later.run()
+    fresh = cache.get("k", compute, now=at, seconds=30, stale_seconds=60, defer=later)
+    assert (fresh.value, fresh.computed_at, compute.calls) == (2, at, 2)
+    assert later.work == []
+
+
+def test_never_older_than_the_two_times_together():
+    cache, compute, later = ComputedCache(), Counter(), Later()
+    cache.get("k", compute, now=NOW, seconds=30, stale_seconds=60, defer=later)
+    too_old = NOW + dt.timedelta(seconds=90)
+    value = cache.get("k", compute, now=too_old, seconds=30, stale_seconds=60, defer=later)
+    assert (value.value, value.computed_at, later.work) == (2, too_old, [])
+    # Without a way to defer, past its time is a miss, stale or not.
+    miss = NOW + dt.timedelta(seconds=130)
+    assert cache.get("k", compute, now=miss, seconds=30, stale_seconds=60).value == 3
+
+
+def test_a_failed_refresh_lets_the_next_request_try_again():
+    cache, later = ComputedCache(), Later()
+    cache.get("k", lambda: 1, now=NOW, seconds=30, stale_seconds=60, defer=later)
+    at = NOW + dt.timedelta(seconds=40)
+
+    def broken() -> int:
+        raise RuntimeError("database away")
+
+    assert cache.get("k", broken, now=at, seconds=30, stale_seconds=60, defer=later).value == 1
+    with pytest.raises(RuntimeError):
+        later.run()
+    assert cache.get("k", lambda: 2, now=at, seconds=30, stale_seconds=60, defer=later).value == 1
+    later.run()
+    assert cache.get("k", lambda: 3, now=at, seconds=30, stale_seconds=60, defer=later).value == 2
