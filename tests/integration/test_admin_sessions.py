@@ -124,6 +124,109 @@ def test_filters_search_and_sort(admin, sessions, people):
     assert "No sessions match" in admin.get(f"{BASE}?q=nobody-like-this").get_data(as_text=True)
 
 
+def test_the_page_does_not_list_every_mentor(admin, sessions, factories, db_session, people):
+    """No <select> of every mentor (10,000 options on the benchmark): a mentor who has no
+    session on the page is not named on it, and more mentors cost no more queries."""
+    url = f"{BASE}?status=requested"
+    with counted(db.engine) as few:
+        html = admin.get(url).get_data(as_text=True)
+    assert 'name="mentor"' not in html and "All mentors" not in html
+    assert people.mentor.name not in html  # a mentor, but none of their sessions is requested
+    for i in range(30):
+        factories.mentor(email=f"many{i}@example.org", name=f"Many Mentor {i}")
+    db_session.commit()
+    with counted(db.engine) as many:
+        html = admin.get(url).get_data(as_text=True)
+    assert "Many Mentor" not in html
+    assert len(few) == len(many)
+
+
+def test_a_mentor_is_a_removable_chip_set_from_the_rows(admin, sessions, people):
+    html = admin.get(f"{BASE}?status=confirmed&status=completed").get_data(as_text=True)
+    # Each row's mentor and mentee narrow the table, keeping the other filters.
+    only_maya = f"?status=confirmed&amp;status=completed&amp;mentor={people.mentor.id}"
+    assert f'href="{BASE}{only_maya}"' in html
+    assert f"mentee={people.other_mentee.id}" in html
+    assert 'aria-label="Maya Mentor: only sessions with this mentor"' in html
+
+    html = admin.get(
+        f"{BASE}?status=confirmed&status=completed&mentor={people.mentor.id}"
+    ).get_data(as_text=True)
+    assert _rows(html) == [str(sessions.upcoming.id), str(sessions.done.id)]
+    chip = re.search(
+        r'<p class="mh-admin-table__chip" id="sessions-chip-mentor">(.*?)</p>', html, re.S
+    )
+    assert chip and "Mentor: Maya Mentor" in chip.group(1)
+    # Removing it keeps the statuses; the filter form carries the mentor along.
+    assert f'href="{BASE}?status=confirmed&amp;status=completed" hx-get=' in chip.group(1)
+    assert "Show every mentor</a>" in chip.group(1)
+    assert f'<input type="hidden" name="mentor" value="{people.mentor.id}">' in html
+    # The chosen mentor's own name is no longer a link to the same table.
+    assert "Maya Mentor: only sessions with this mentor" not in html
+    assert "2 sessions" in html and "Export CSV (2 rows)" in html
+    assert (
+        f"/export.csv?status=confirmed&amp;status=completed&amp;mentor={people.mentor.id}" in html
+    )
+
+    both = admin.get(f"{BASE}?mentor={people.mentor.id}&mentee={people.other_mentee.id}")
+    html = both.get_data(as_text=True)
+    assert _rows(html) == [str(sessions.done.id)]
+    assert "Mentor: Maya Mentor" in html and "Mentee: Otto Other" in html
+
+
+@pytest.mark.parametrize("role", ["mentor", "mentee"])
+def test_an_unknown_person_is_said_plainly(admin, sessions, role):
+    response = admin.get(f"{BASE}?{role}=987654&status=completed")
+    assert response.status_code == 200
+    html = response.get_data(as_text=True)
+    assert f"There is no {role} with the id 987654" in html
+    assert _rows(html) == []
+    notice = html[html.index(f'id="sessions-unknown-{role}"') :]
+    assert re.match(
+        rf'.*?<a class="cds--link" href="{BASE}\?status=completed"[^>]*>Show every {role}</a>',
+        notice,
+        re.S,
+    )
+    htmx = admin.get(f"{BASE}?{role}=987654", headers={"HX-Request": "true"})
+    assert htmx.status_code == 200 and f"There is no {role} with the id 987654" in htmx.get_data(
+        as_text=True
+    )
+    rows = _csv(admin.get(f"{BASE}/export.csv?{role}=987654"))
+    assert rows == [rows[0]]  # the header only
+
+
+def test_a_member_who_is_not_a_mentor_is_no_mentor(admin, sessions, people):
+    html = admin.get(f"{BASE}?mentor={people.mentee.id}").get_data(as_text=True)
+    assert f"There is no mentor with the id {people.mentee.id}" in html
+    assert "Mentor: Mia Mentee" not in html
+    # A mentor whose profile is not approved still has a name on the chip.
+    html = admin.get(f"{BASE}?mentor={people.pending_mentor.id}").get_data(as_text=True)
+    assert "Mentor: Pat Pending" in html and "There is no mentor" not in html
+
+
+def test_the_admin_mentors_table_links_to_a_mentors_sessions(admin, people):
+    html = admin.get("/admin/mentorship/mentors?status=approved").get_data(as_text=True)
+    assert f'href="{BASE}?mentor={people.mentor.id}">View sessions</a>' in html
+
+
+def test_status_and_date_counts_come_exactly_from_the_hourly_counts(admin, people, db_session, now):
+    _bulk(db_session, people, 60, now)
+    day = (now - dt.timedelta(days=2)).date()
+    query = f"status=completed&status=cancelled&from={day.isoformat()}"
+    html = admin.get(f"{BASE}?{query}").get_data(as_text=True)
+    expected = db_session.execute(
+        text(
+            "SELECT count(*) FROM bookings WHERE status IN ('completed', 'cancelled') "
+            "AND starts_at >= :start"
+        ),
+        {"start": dt.datetime.combine(day, dt.time(), dt.UTC)},
+    ).scalar_one()
+    assert 0 < expected < 60
+    assert f"{expected} sessions" in html
+    everything = admin.get(BASE).get_data(as_text=True)
+    assert "60 sessions" in everything
+
+
 def test_date_range_is_in_the_admins_zone(admin, people, factories, db_session, now):
     # 23:30 UTC on 10 Dec is 00:30 on 11 Dec in Berlin: the Berlin admin's "11 Dec".
     people.admin.timezone = "Europe/Berlin"

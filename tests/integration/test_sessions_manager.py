@@ -10,7 +10,7 @@ import re
 import pytest
 
 from app.models import Attendance, AttendanceOutcome, BookingStatus
-from tests.integration.conftest import count_queries
+from tests.integration.conftest import count_queries, counted
 
 HX = {"HX-Request": "true"}
 URL = "/mentor-hub/sessions"
@@ -214,6 +214,60 @@ def test_pages_of_25_keep_the_filters_in_their_links(client_for, people, factori
     assert "Page 2 of 2" in second
     # A page past the end shows the last page.
     assert rows(client.get(URL, query_string={"page": "9"}).get_data(as_text=True)) == rows(second)
+
+
+def _past(factories, people, count: int) -> None:
+    """`count` completed sessions, one a day back from yesterday, mentees named Z..A-ward."""
+    for i in range(count):
+        factories.booking(
+            people.mentor,
+            factories.user(name=f"Pupil {count - i:03d}"),
+            starts_at=at(-1 - i),
+            status=BookingStatus.COMPLETED,
+            topic=f"Past {i:03d}",
+        )
+
+
+def test_a_long_past_list_pages_newest_first_whatever_the_sort(
+    client_for, people, factories, db_session
+):
+    _past(factories, people, 60)
+    db_session.commit()
+    client = client_for("mentor")
+
+    def topics(**args: str) -> list[str]:
+        return rows(client.get(URL, query_string={"tab": "past", **args}).get_data(as_text=True))
+
+    newest_first = [f"Past {i:03d}" for i in range(60)]
+    assert topics() + topics(page="2") + topics(page="3") == newest_first
+    assert topics(sort="date", page="3") == newest_first[::-1][50:]
+    # By mentee name (Pupil 001 is the oldest session), and the words, still page right.
+    assert topics(sort="mentee", page="3") == newest_first[::-1][50:]
+    assert topics(q="pupil 05") == [f"Past {i:03d}" for i in range(1, 11)]
+
+
+def test_the_page_is_cut_before_the_mentees_are_joined(
+    client_for, people, factories, db_session, connection
+):
+    """A late page of a long past list joins only its own 25 mentees: the bookings are
+    ordered and cut in a subquery first. The tab counts need no mentee at all, unless words
+    are searched for."""
+    _past(factories, people, 30)
+    db_session.commit()
+    client = client_for("mentor")
+    with counted(connection.engine) as statements:
+        assert client.get(URL, query_string={"tab": "past", "page": "2"}).status_code == 200
+    listing = [s for s in statements if "LIMIT" in s and "bookings.topic" in s]
+    assert len(listing) == 1
+    page = re.search(r"JOIN \(SELECT bookings\.id .*? LIMIT .*?\) AS page", listing[0], re.S)
+    assert page is not None, listing[0]
+    assert "users" not in page.group(0)  # nobody joined before the cut
+    counts = [s for s in statements if "GROUP BY" in s and "bookings" in s]
+    assert len(counts) == 1 and "JOIN users" not in counts[0]
+    with counted(connection.engine) as statements:
+        assert client.get(URL, query_string={"q": "pupil"}).status_code == 200
+    counts = [s for s in statements if "GROUP BY" in s and "bookings" in s]
+    assert len(counts) == 1 and "JOIN users" in counts[0]
 
 
 def test_htmx_gets_only_the_results_and_the_canonical_address(client_for, program):
