@@ -100,6 +100,18 @@ class Booking(Base):
             postgresql_where=text(CONFIRMED_SQL),
             sqlite_where=text(CONFIRMED_SQL),
         ),
+        # The unconfirmed-prompt job reads its candidates from this index alone (migration 0016).
+        Index(
+            "ix_bookings_requested_waiting",
+            "starts_at",
+            "id",
+            "updated_at",
+            "version",
+            "mentor_id",
+            "mentee_id",
+            postgresql_where=text(REQUESTED_SQL),
+            sqlite_where=text(REQUESTED_SQL),
+        ),
         _no_overlap("mentor_id"),
         _no_overlap("mentee_id"),
     )

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -26,12 +27,22 @@ if TYPE_CHECKING:
     from app.models.user import User
 
 
+# The threads in which one side may have something to be mailed: the newest message is past
+# both that side's read and mailed markers (partial indexes, migration 0016). The unread-mail
+# job repeats these predicates word for word.
+MENTOR_UNSETTLED_SQL = "last_message_id > mentor_read_upto AND last_message_id > mentor_mailed_upto"
+MENTEE_UNSETTLED_SQL = "last_message_id > mentee_read_upto AND last_message_id > mentee_mailed_upto"
+
+
 class ChatThread(Base):
     """One conversation per mentor and mentee pair, whatever the number of sessions.
 
     Read and mail markers are message ids: a participant has read every message up to
     `*_read_upto`; the unread-mail job has mailed them about every message up to
-    `*_mailed_upto` (one mail per burst, not per message)."""
+    `*_mailed_upto` (one mail per burst, not per message). `last_message_id` is the id of
+    the newest message, kept by a database trigger on chat_messages (migration 0016) for
+    every write path; it only moves forward. An object loaded before a message was posted
+    holds a stale value: read it from the database."""
 
     __tablename__ = "chat_threads"
     __table_args__ = (
@@ -39,6 +50,18 @@ class ChatThread(Base):
         CheckConstraint("mentor_id <> mentee_id", name="not_self"),
         Index("ix_chat_threads_mentee_id", "mentee_id"),
         Index("ix_chat_threads_last_message_at", "last_message_at"),
+        Index(
+            "ix_chat_threads_mentor_unsettled",
+            "id",
+            postgresql_where=text(MENTOR_UNSETTLED_SQL),
+            sqlite_where=text(MENTOR_UNSETTLED_SQL),
+        ),
+        Index(
+            "ix_chat_threads_mentee_unsettled",
+            "id",
+            postgresql_where=text(MENTEE_UNSETTLED_SQL),
+            sqlite_where=text(MENTEE_UNSETTLED_SQL),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -50,6 +73,7 @@ class ChatThread(Base):
     mentee_read_upto: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     mentor_mailed_upto: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     mentee_mailed_upto: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_message_id: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     mentor: Mapped[User] = relationship(foreign_keys=[mentor_id])
     mentee: Mapped[User] = relationship(foreign_keys=[mentee_id])

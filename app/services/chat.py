@@ -16,7 +16,10 @@ Rules:
   recipient and burst: for messages from the other person newer than the recipient's read
   and mailed markers, once the newest of them is `after_minutes` old. It advances the mailed
   marker by compare-and-swap first, so two runs never both mail, and a person who read the
-  messages meanwhile (read marker at or past the newest) gets nothing.
+  messages meanwhile (read marker at or past the newest) gets nothing. It only looks at the
+  threads whose newest message (`last_message_id`, kept by a trigger for every insert) is
+  past that side's read and mailed markers, through a partial index of exactly those: a
+  tick with nothing new reads two empty index ranges, not every message.
 * A participant can report a message of the other person once (unique per message and
   reporter); admins are told in-app. An admin hides the message (with a reason) or keeps it;
   either resolves every open report of that message, once (compare-and-swap on
@@ -33,7 +36,10 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import (
     CursorResult,
+    Integer,
     and_,
+    any_,
+    bindparam,
     case,
     exists,
     func,
@@ -41,6 +47,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
@@ -710,6 +717,14 @@ def keep_message(
 # -- the unread-mail job ------------------------------------------------------------------------
 
 
+def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
+    """`column IN ids`; on PostgreSQL `= ANY(:ids)`, one array parameter (one statement
+    whatever the length, so a prepared plan fits every run)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
+    return column.in_(ids)
+
+
 def unread_mail_key(thread_id: int, recipient_id: int, newest_id: int) -> str:
     return f"chat-unread:{thread_id}:u{recipient_id}:m{newest_id}:email"
 
@@ -719,7 +734,15 @@ def queue_unread_mail(session: Session, *, now: dt.datetime, after_minutes: int 
     recipient has neither read nor been mailed about, once its newest message is
     `after_minutes` old. Set-based: one grouped query per side, then a compare-and-swap
     of the mailed marker per thread to mail (a concurrent run, or a read in between, makes
-    it miss, and nothing is queued). Flushes, never commits. Returns the number queued."""
+    it miss, and nothing is queued). Flushes, never commits. Returns the number queued.
+
+    Only threads whose newest message is past the side's read and mailed markers can have
+    such a burst (every message the side may be mailed about is at most `last_message_id`),
+    so the query starts from the partial index of those threads
+    (ix_chat_threads_{mentor,mentee}_unsettled) and reads their new messages only. A thread
+    leaves that index when the side reads or is mailed, and comes back with the next message.
+    It stays while its burst waits out `after_minutes`, while its only new messages are
+    hidden, or while the recipient is deactivated: one index entry and one probe per tick."""
     quiet_since = now - dt.timedelta(minutes=after_minutes)
     queued = 0
     for side in ("mentor", "mentee"):
@@ -729,6 +752,20 @@ def queue_unread_mail(session: Session, *, now: dt.datetime, after_minutes: int 
         mailed_col = (
             ChatThread.mentor_mailed_upto if side == "mentor" else ChatThread.mentee_mailed_upto
         )
+        # Step one, the threads that may have something: a range of the side's partial
+        # index (its predicate, word for word: app.models.follow_through). Apart, so that
+        # the planner joins messages to a known short list, never a guess of 1/9 of them.
+        candidates = list(
+            session.scalars(
+                select(ChatThread.id)
+                .where(
+                    ChatThread.last_message_id > read_col, ChatThread.last_message_id > mailed_col
+                )
+                .order_by(ChatThread.id)
+            )
+        )
+        if not candidates:
+            continue
         sender = aliased(User, name="sender")
         rows = session.execute(
             select(
@@ -743,6 +780,7 @@ def queue_unread_mail(session: Session, *, now: dt.datetime, after_minutes: int 
             .join(sender, sender.id == sender_col)
             .join(User, User.id == recipient_col)
             .where(
+                _among(session, ChatThread.id, candidates),
                 ChatMessage.sender_id == sender_col,
                 ChatMessage.hidden_at.is_(None),
                 ChatMessage.id > read_col,

@@ -884,7 +884,9 @@ class _Generator:
                     )
                 last = len(messages)
                 read = last if rng.random() < 0.8 else last - 1
-                threads.append((thread_id, mentor, mentee, opened, at, read, last, last, last))
+                threads.append(
+                    (thread_id, mentor, mentee, opened, at, read, last, last, last, last)
+                )
             if done and rng.random() < 0.35:
                 for _ in range(rng.randint(1, 3)):
                     booking_id, _, _, ends = rng.choice(done)
@@ -906,11 +908,13 @@ class _Generator:
             ),
             feedback,
         )
+        # last_message_id is filled here: the trigger of migration 0016 then finds nothing
+        # to move when the messages go in.
         self.summary.counts["chat threads"] = w.write(
             "chat_threads",
             (
                 "id, mentor_id, mentee_id, created_at, last_message_at, mentee_read_upto,"
-                " mentor_read_upto, mentor_mailed_upto, mentee_mailed_upto"
+                " mentor_read_upto, mentor_mailed_upto, mentee_mailed_upto, last_message_id"
             ),
             threads,
         )

@@ -15,15 +15,23 @@ PostgreSQL transactions inserting the same keys wait for each other and never de
 process killed mid-run leaves nothing behind (its transaction never commits); the next run
 writes the whole set.
 
-Selection reads the candidates in one streamed scan of `ix_bookings_status_starts`, in
-(starts_at, id) order, and works through them `batch_size` at a time: one look at the keys
-those bookings already have (by `ix_notifications_booking_id`), then only the bookings still
-missing a row are loaded in full, with the participants' names in the same query. On
-PostgreSQL that load takes `FOR SHARE` on those bookings and repeats the selection conditions,
-so a session cancelled, moved or confirmed by a concurrent request is either seen in its new
-state or waits for this job: no reminder is queued for a session that a committed change has
-already cancelled. A steady-state run (everything already queued) reads the candidates and
-one probe per batch, and writes nothing.
+Selection reads the candidates in one streamed scan, in (starts_at, id) order, and works
+through them `batch_size` at a time: one look at the keys those bookings already have (by
+`ix_notifications_booking_id`), then only the bookings still missing a row are loaded in full,
+with the participants' names in the same query. On PostgreSQL that load takes `FOR SHARE` on
+those bookings and repeats the selection conditions, so a session cancelled, moved or
+confirmed by a concurrent request is either seen in its new state or waits for this job: no
+reminder is queued for a session that a committed change has already cancelled.
+
+The scan itself leaves out a booking that already has every row the job would write: each
+job states its dedupe keys twice, as Python (`reminder_key`, ...) and as SQL over the booking's
+columns (`_reminder_keys_sql`, ...), and the scan keeps a booking only while one of its SQL
+keys has no notification (`NOT EXISTS`, a probe of the unique dedupe_key index). The prefilter
+can only err towards keeping a booking (a key it builds differently from the Python one
+matches nothing, and the Python check then decides as before; a test holds the two equal on
+both databases), so it never hides a booking whose version or start changed: its new keys do
+not exist yet. A steady-state run (everything already queued) returns no candidate and writes
+nothing. The waiting requests come from `ix_bookings_requested_waiting` alone (migration 0016).
 
 Decisions worth knowing:
 
@@ -56,17 +64,25 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, Protocol, cast
 
 from sqlalchemy import (
+    BigInteger,
     ColumnElement,
     CursorResult,
     Integer,
+    String,
     Table,
     any_,
     bindparam,
     delete,
     exists,
+    extract,
+    func,
+    literal,
+    literal_column,
+    or_,
     select,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -209,6 +225,66 @@ def unconfirmed_key(
     booking_id: int, version: int, mentor_id: int, channel: NotificationChannel
 ) -> str:
     return f"unconfirmed:{booking_id}:v{version}:u{mentor_id}:{channel.value}"
+
+
+# The same keys in SQL, over the columns of the booking in the statement (the prefilter).
+# Each must build exactly the Python key's text: tests/unit/test_reminders.py compares them.
+
+
+def _concat(*parts: str | ColumnElement[Any] | InstrumentedAttribute[Any]) -> ColumnElement[str]:
+    """SQL `a || b || ...`: literal text as is, anything else cast to text."""
+    pieces: list[ColumnElement[str]] = [
+        literal(part, String) if isinstance(part, str) else sql_cast(part, String) for part in parts
+    ]
+    joined: ColumnElement[str] = pieces[0]
+    for piece in pieces[1:]:
+        joined = joined + piece
+    return joined
+
+
+def _epoch_sql(dialect: str, moment: InstrumentedAttribute[dt.datetime]) -> ColumnElement[Any]:
+    """Whole seconds since 1970 of a stored UTC time, as `int(moment.timestamp())`."""
+    if dialect == "postgresql":
+        return sql_cast(func.floor(extract("epoch", moment)), BigInteger)
+    # SQLite keeps naive UTC text (app.db.UTCDateTime); '%s' is its whole seconds.
+    return func.strftime("%s", moment)
+
+
+def _reminder_keys_sql(dialect: str, hours: int) -> list[ColumnElement[str]]:
+    epoch = _epoch_sql(dialect, Booking.starts_at)
+    return [
+        _concat(f"reminder-{hours}h:", Booking.id, ":", epoch, ":u", user, f":{channel.value}")
+        for user in (Booking.mentor_id, Booking.mentee_id)
+        for channel in CHANNELS
+    ]
+
+
+def _attendance_due_keys_sql() -> list[ColumnElement[str]]:
+    return [
+        _concat("attendance-due:", Booking.id, ":u", Booking.mentor_id, f":{channel.value}")
+        for channel in CHANNELS
+    ]
+
+
+def _unconfirmed_keys_sql() -> list[ColumnElement[str]]:
+    return [
+        _concat(
+            "unconfirmed:",
+            Booking.id,
+            ":v",
+            Booking.version,
+            ":u",
+            Booking.mentor_id,
+            f":{channel.value}",
+        )
+        for channel in CHANNELS
+    ]
+
+
+def _lacks_a_key(keys: Sequence[ColumnElement[str]]) -> ColumnElement[bool]:
+    """SQL: at least one of these keys has no notification yet (each a probe of the
+    unique dedupe_key index)."""
+    return or_(*(~exists().where(Notification.dedupe_key == key) for key in keys))
 
 
 # -- the shared machinery ----------------------------------------------------------------------
@@ -392,15 +468,17 @@ def _queue(
     *,
     kind: str,
     where: Sequence[ColumnElement[bool]],
+    keys_sql: Sequence[ColumnElement[str]],
     plan: _Plan,
     extra: Callable[[_Full], dict[str, Any]],
     now: dt.datetime,
     batch_size: int,
     accept: Callable[[_Keyed], bool] = _always,
 ) -> int:
-    """Candidates -> keys they lack -> full rows (locked, re-checked) -> one bulk insert each."""
+    """Candidates still lacking a key (`keys_sql`: plan's keys in SQL) -> keys they lack ->
+    full rows (locked, re-checked) -> one bulk insert each."""
     written = 0
-    for batch in _batches(session, where, batch_size):
+    for batch in _batches(session, [*where, _lacks_a_key(keys_sql)], batch_size):
         candidates = [row for row in batch if accept(row)]
         existing = _existing_keys(session, [row.id for row in candidates], kind)
         missing = [
@@ -461,6 +539,7 @@ def queue_reminders(
     offsets = sorted(set(hours), reverse=True)
     if any(h < 1 for h in offsets):
         raise ValueError(f"reminder offsets must be whole hours of at least 1; got {hours!r}")
+    dialect = session.get_bind().dialect.name
     written = 0
     for i, offset in enumerate(offsets):
         reach = dt.timedelta(hours=offset)
@@ -489,6 +568,7 @@ def queue_reminders(
             session,
             kind=REMINDER_KIND,
             where=where,
+            keys_sql=_reminder_keys_sql(dialect, offset),
             plan=plan,
             extra=extra,
             now=now,
@@ -531,6 +611,7 @@ def queue_attendance_due(
         session,
         kind=ATTENDANCE_DUE_KIND,
         where=where,
+        keys_sql=_attendance_due_keys_sql(),
         plan=plan,
         extra=lambda row: {"window_closes_at": _iso(row.ends_at + window)},
         now=now,
@@ -553,7 +634,9 @@ def queue_unconfirmed_prompts(
     """
     _require_aware(now)
     where = [
-        Booking.status == BookingStatus.REQUESTED,
+        # The predicate of ix_bookings_requested_waiting, a literal so that every plan
+        # (a prepared one too) can prove it: the candidates come from that index alone.
+        Booking.status == literal_column("'requested'"),
         Booking.starts_at > now,
         Booking.updated_at <= now - dt.timedelta(hours=after_hours),
     ]
@@ -572,6 +655,7 @@ def queue_unconfirmed_prompts(
         session,
         kind=UNCONFIRMED_KIND,
         where=where,
+        keys_sql=_unconfirmed_keys_sql(),
         plan=plan,
         extra=extra,
         now=now,

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import uuid
+from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, bindparam, create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
+from app import schema
+from app.db import UTCDateTime, make_engine
 from app.models import (
     AuditEvent,
     BookingStatus,
@@ -19,6 +24,7 @@ from app.models import (
     Notification,
 )
 from app.services import chat
+from tests.conftest import backend
 from tests.integration.conftest import count_queries, csrf_token
 
 HX = {"HX-Request": "true"}
@@ -438,3 +444,87 @@ def test_the_scheduler_runs_the_unread_mail_job_with_the_configured_wait(app):
     assert (
         kwargs == {"after_minutes": app.config["CHAT_UNREAD_MAIL_MINUTES"]} == {"after_minutes": 15}
     )
+
+
+# -- migration 0016: each thread's newest message id ----------------------------------------------
+
+
+@pytest.fixture
+def empty_engine(database_url: str, tmp_path) -> Iterator[Engine]:
+    """A brand-new, empty database of the backend under test."""
+    if backend() == "postgres":
+        url = make_url(database_url)
+        name = f"mentorhub_chat_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        eng = make_engine(url.set(database=name).render_as_string(hide_password=False))
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    else:
+        eng = make_engine(f"sqlite:///{tmp_path / 'chat_migration.db'}")
+        yield eng
+        eng.dispose()
+
+
+def test_the_migration_backfills_each_threads_newest_message_and_keeps_it_after(empty_engine, now):
+    schema.upgrade(empty_engine, "0015")
+    at = bindparam("at", now, type_=UTCDateTime)
+    with empty_engine.begin() as conn:
+        for uid in (1, 2, 3):
+            conn.execute(
+                text(
+                    "INSERT INTO users (id, email, name, timezone, is_admin, is_active,"
+                    " session_version, created_at)"
+                    " VALUES (:id, :email, 'U', 'UTC', false, true, 1, :at)"
+                ).bindparams(at),
+                {"id": uid, "email": f"u{uid}@example.test"},
+            )
+        for tid, mentee in ((1, 2), (2, 3)):
+            conn.execute(
+                text(
+                    "INSERT INTO chat_threads (id, mentor_id, mentee_id, created_at)"
+                    " VALUES (:id, 1, :mentee, :at)"
+                ).bindparams(at),
+                {"id": tid, "mentee": mentee},
+            )
+        for mid in (3, 9, 5):  # thread 1's newest is 9 whatever the order; thread 2 has none
+            conn.execute(
+                text(
+                    "INSERT INTO chat_messages (id, thread_id, sender_id, body, created_at)"
+                    " VALUES (:id, 1, 2, 'hi', :at)"
+                ).bindparams(at),
+                {"id": mid},
+            )
+    schema.upgrade(empty_engine, "0016")
+
+    def newest() -> dict[int, int]:
+        with empty_engine.connect() as conn:
+            found = conn.execute(text("SELECT id, last_message_id FROM chat_threads ORDER BY id"))
+            return {int(row[0]): int(row[1]) for row in found}
+
+    assert newest() == {1: 9, 2: 0}
+    with empty_engine.begin() as conn:  # the trigger, from here on
+        conn.execute(
+            text(
+                "INSERT INTO chat_messages (id, thread_id, sender_id, body, created_at)"
+                " VALUES (12, 2, 1, 'yo', :at), (10, 1, 1, 'yo', :at), (11, 2, 3, 'yo', :at)"
+            ).bindparams(at)
+        )
+    assert newest() == {1: 10, 2: 12}
+    # And back: the trigger goes with the column, the messages stay (SQLite: no batch copy).
+    schema.downgrade(empty_engine, "0015")
+    with empty_engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO chat_messages (id, thread_id, sender_id, body, created_at)"
+                " VALUES (13, 1, 2, 'hi', :at)"
+            ).bindparams(at)
+        )
+    schema.upgrade(empty_engine, "0016")
+    assert newest() == {1: 13, 2: 12}

@@ -7,7 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text, update
 
 from app.models import (
     AuditEvent,
@@ -20,6 +20,7 @@ from app.models import (
     ReportResolution,
     User,
 )
+from app.models.follow_through import MENTEE_UNSETTLED_SQL, MENTOR_UNSETTLED_SQL
 from app.services import chat
 from app.services.errors import InvalidTransition, NotAllowed, NotFound, ValidationFailed
 
@@ -408,3 +409,87 @@ def test_a_deactivated_recipient_gets_no_mail(db_session, pair, thread, now):
     mentor.is_active = False
     db_session.flush()
     assert chat.queue_unread_mail(db_session, now=now + 60 * MIN) == 0
+
+
+# -- the newest-message marker: the job only looks at threads with something new ------------------
+
+
+def newest_id(db_session, thread) -> int:
+    return int(
+        db_session.scalar(select(ChatThread.last_message_id).where(ChatThread.id == thread.id))
+    )
+
+
+def test_every_insert_moves_the_threads_newest_message_id_and_never_back(
+    db_session, pair, thread, now
+):
+    mentor, mentee, _ = pair
+    assert newest_id(db_session, thread) == 0
+    posted = say(db_session, mentee, thread, "hello", now)
+    assert newest_id(db_session, thread) == posted.id
+    # Written directly (the demo seed, imports, tests): the database trigger keeps it too.
+    direct = ChatMessage(thread_id=thread.id, sender_id=mentor.id, body="hi", created_at=now)
+    db_session.add(direct)
+    db_session.flush()
+    assert newest_id(db_session, thread) == direct.id
+    # An insert that commits late with a smaller id (two posts at once) never moves it back.
+    db_session.execute(
+        update(ChatThread).where(ChatThread.id == thread.id).values(last_message_id=direct.id + 50)
+    )
+    db_session.add(ChatMessage(thread_id=thread.id, sender_id=mentee.id, body="x", created_at=now))
+    db_session.flush()
+    assert newest_id(db_session, thread) == direct.id + 50
+
+
+def test_a_thread_whose_marker_says_nothing_is_new_is_skipped_until_the_next_message(
+    db_session, pair, thread, now
+):
+    mentor, mentee, _ = pair
+    say(db_session, mentee, thread, "one", now)
+    # The marker says the thread's newest message is one the mentor has seen: not a candidate,
+    # although the message itself is unread (the job must not read every thread's messages).
+    db_session.execute(
+        update(ChatThread).where(ChatThread.id == thread.id).values(last_message_id=0)
+    )
+    assert chat.queue_unread_mail(db_session, now=now + 60 * MIN) == 0
+    # A new message makes it a candidate again, and the mail counts the whole unread burst.
+    last = say(db_session, mentee, thread, "two", now + 70 * MIN)
+    assert chat.queue_unread_mail(db_session, now=now + 90 * MIN) == 1
+    [mail] = mails(db_session)
+    assert mail.payload["message"] == "Mia Mentee sent you 2 messages on MentorHub."
+    assert mail.dedupe_key == chat.unread_mail_key(thread.id, mentor.id, last.id)
+
+
+def unsettled(db_session) -> dict[str, list[int]]:
+    """The threads in each side's partial index (the job's first step), by its predicate."""
+    return {
+        side: list(
+            db_session.scalars(select(ChatThread.id).where(text(predicate)).order_by(ChatThread.id))
+        )
+        for side, predicate in (
+            ("mentor", MENTOR_UNSETTLED_SQL),
+            ("mentee", MENTEE_UNSETTLED_SQL),
+        )
+    }
+
+
+def test_a_thread_leaves_the_candidates_once_read_or_mailed_and_comes_back_with_news(
+    db_session, pair, thread, now
+):
+    mentor, mentee, _ = pair
+    assert unsettled(db_session) == {"mentor": [], "mentee": []}
+    say(db_session, mentee, thread, "one", now)  # the mentee's own message: read by her
+    assert unsettled(db_session) == {"mentor": [thread.id], "mentee": []}
+    # Still waiting its quiet time: it stays a candidate, nothing is mailed yet.
+    assert chat.queue_unread_mail(db_session, now=now + 5 * MIN) == 0
+    assert unsettled(db_session) == {"mentor": [thread.id], "mentee": []}
+    assert chat.queue_unread_mail(db_session, now=now + 60 * MIN) == 1
+    assert unsettled(db_session) == {"mentor": [], "mentee": []}
+    # A burst after the mail: a candidate again, and mailed again.
+    later = say(db_session, mentee, thread, "two", now + 70 * MIN)
+    assert unsettled(db_session) == {"mentor": [thread.id], "mentee": []}
+    # The recipient who reads later (before the quiet time is over) settles it: no mail.
+    chat.mark_read(db_session, view_of(db_session, mentor, thread), later.id)
+    assert unsettled(db_session) == {"mentor": [], "mentee": []}
+    assert chat.queue_unread_mail(db_session, now=now + 120 * MIN) == 0
+    assert len(mails(db_session)) == 1

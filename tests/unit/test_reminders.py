@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from app.models import (
@@ -701,3 +701,112 @@ def test_cleanup_deletes_tokens_expired_more_than_a_day_ago(db_session, factorie
     assert left == ["c", "d", "e"]
     assert jobs.cleanup_sign_in_tokens(db_session, now=NOW) == 0
     assert jobs.cleanup_sign_in_tokens(db_session, now=NOW, keep=dt.timedelta(0)) == 2
+
+
+# -- the prefilter: a booking with every row it should have is not read again ------------------
+
+
+def test_the_sql_keys_build_exactly_the_python_keys_on_this_database(db_session, make):
+    # An odd start (seconds and microseconds) and a version past 9: the epoch and the numbers
+    # must come out as Python writes them, or the prefilter would never skip anything.
+    booking = make(NOW + 20 * H + dt.timedelta(seconds=7, microseconds=654321))
+    booking.version = 12
+    db_session.flush()
+    dialect = db_session.get_bind().dialect.name
+
+    def sql(keys: list[Any]) -> list[str]:
+        return list(db_session.execute(select(*keys).where(Booking.id == booking.id)).one())
+
+    people = (booking.mentor_id, booking.mentee_id)
+    assert sql(jobs._reminder_keys_sql(dialect, 24)) == [
+        jobs.reminder_key(24, booking.id, booking.starts_at, uid, channel)
+        for uid in people
+        for channel in (EMAIL, IN_APP)
+    ]
+    assert sql(jobs._unconfirmed_keys_sql()) == [
+        jobs.unconfirmed_key(booking.id, 12, booking.mentor_id, channel)
+        for channel in (EMAIL, IN_APP)
+    ]
+    assert sql(jobs._attendance_due_keys_sql()) == [
+        jobs.attendance_due_key(booking.id, booking.mentor_id, channel)
+        for channel in (EMAIL, IN_APP)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("job", "starts_in", "status", "changed_ago"),
+    [
+        (jobs.queue_reminders, 20 * H, BookingStatus.CONFIRMED, None),
+        (jobs.queue_unconfirmed_prompts, 3 * DAY, BookingStatus.REQUESTED, 2 * DAY),
+        (jobs.queue_attendance_due, -3 * H, BookingStatus.CONFIRMED, None),
+    ],
+)
+def test_a_booking_with_all_its_rows_is_no_longer_a_candidate(
+    db_session, make, monkeypatch, job, starts_in, status, changed_ago
+):
+    booking = make(
+        NOW + starts_in,
+        status=status,
+        changed_at=NOW - changed_ago if changed_ago is not None else None,
+    )
+    asked: list[list[int]] = []
+    real = jobs._existing_keys
+
+    def spy(session: Session, booking_ids: Any, kind: str) -> set[str]:
+        asked.append(list(booking_ids))
+        return real(session, booking_ids, kind)
+
+    monkeypatch.setattr(jobs, "_existing_keys", spy)
+    assert job(db_session, now=NOW) > 0
+    assert asked == [[booking.id]]
+    asked.clear()
+    # The scan itself leaves it out: no batch, no key lookup, nothing written.
+    assert job(db_session, now=NOW) == 0
+    assert asked == []
+
+
+def test_a_request_whose_version_changed_is_prompted_again_whatever_its_time(db_session, make):
+    booking = make(NOW + 5 * DAY, status=BookingStatus.REQUESTED, changed_at=NOW - 2 * DAY)
+    assert jobs.queue_unconfirmed_prompts(db_session, now=NOW) == 2
+    # A new version written without a new updated_at (an import, a direct write): the
+    # prefilter goes by the version's own keys, so it is not hidden behind the old prompt.
+    db_session.execute(
+        update(Booking)
+        .where(Booking.id == booking.id)
+        .values(version=2, updated_at=NOW - 2 * DAY)  # as it was, not the onupdate's clock
+    )
+    assert jobs.queue_unconfirmed_prompts(db_session, now=NOW) == 2
+    versions = sorted(n.dedupe_key.split(":")[2] for n in rows(db_session, booking.id))
+    assert versions == ["v1", "v1", "v2", "v2"]
+
+
+def test_a_request_missing_one_of_its_prompt_rows_gets_it_back(db_session, make):
+    booking = make(NOW + 5 * DAY, status=BookingStatus.REQUESTED, changed_at=NOW - 2 * DAY)
+    jobs.queue_unconfirmed_prompts(db_session, now=NOW)
+    lost = rows(db_session, booking.id)[1]
+    key = lost.dedupe_key
+    db_session.delete(lost)
+    db_session.flush()
+    assert jobs.queue_unconfirmed_prompts(db_session, now=NOW) == 1
+    assert key in {n.dedupe_key for n in rows(db_session, booking.id)}
+
+
+def test_the_waiting_requests_are_read_with_the_partial_index_predicate_as_written(
+    db_session, make
+):
+    # A bound parameter for the status would hide ix_bookings_requested_waiting from a
+    # prepared (generic) plan on PostgreSQL: the predicate goes in as a literal.
+    make(NOW + 5 * DAY, status=BookingStatus.REQUESTED, changed_at=NOW - 2 * DAY)
+    statements: list[str] = []
+
+    def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    engine = db_session.get_bind().engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        jobs.queue_unconfirmed_prompts(db_session, now=NOW)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    scan = next(s for s in statements if "NOT (EXISTS" in s or "NOT EXISTS" in s)
+    assert "bookings.status = 'requested'" in scan
