@@ -35,7 +35,7 @@ from flask_login import current_user
 from app.db import db
 from app.models import MentorProfile
 from app.models.availability import ExceptionKind
-from app.services import meeting_links, schedule
+from app.services import meeting_links, schedule, schedule_zones
 from app.services.errors import ValidationFailed
 from app.services.schedule import ScheduleChange, SettingsInput, StaleSchedule
 from app.services.timezones import is_valid_timezone, to_local, zone_abbreviation
@@ -56,7 +56,7 @@ SECTIONS = {
 class EditorState:
     """What the editor shows besides the data: open forms, typed values, messages."""
 
-    mode: str = ""  # weekly: "add" | "edit" | "copy" | ""
+    mode: str = ""  # weekly: "add" | "edit" | "copy" | "zone" | ""
     weekday: int | None = None
     rule_id: int | None = None
     range_values: dict[str, str] = field(default_factory=dict)
@@ -90,6 +90,25 @@ def _preview_zone(profile: MentorProfile, requested: str | None) -> str:
     return requested if requested and is_valid_timezone(requested) else profile.timezone
 
 
+def _zone_label(name: str) -> str:
+    return name.replace("_", " ")
+
+
+def _preview_zone_groups(
+    zones: schedule_zones.PreviewZones, *, editable: bool
+) -> list[tuple[str | None, list[tuple[str, str]]]]:
+    """The preview select's (group label, options); app.services.schedule_zones says why."""
+    whose = "your" if editable else "the mentor's"
+    first = [(zones.own, f"{_zone_label(zones.own)} ({whose} zone)")]
+    if zones.shown:
+        first.append((zones.shown, _zone_label(zones.shown)))
+    return [
+        (None, first),
+        (f"{whose.capitalize()} mentees' zones", [(z, _zone_label(z)) for z in zones.mentees]),
+        ("Common zones", [(z, _zone_label(z)) for z in zones.common]),
+    ]
+
+
 def editor_context(
     profile: MentorProfile, state: EditorState, *, editable: bool, preview_url: str
 ) -> dict[str, Any]:
@@ -114,8 +133,13 @@ def editor_context(
         "horizon_max": schedule.HORIZON_MAX_DAYS,
         "meeting_domains": _meeting_domains(),
         "settings": state.settings_values or SettingsInput.of(profile),
+        # Every zone, for the "Change time zone" form (drawn only when open: mode "zone").
         "zone_options": timezone_choices(),
         "preview_zone": zone,
+        "preview_zone_groups": _preview_zone_groups(
+            schedule_zones.preview_zones(db.session, profile, shown=zone, now=moment),
+            editable=editable,
+        ),
         "preview_days": schedule.preview(data, moment, zone),
         "preview_url": preview_url,
         "exception_label": schedule.exception_label,
@@ -167,7 +191,8 @@ def page() -> Any:
 @bp.get("/weekly")
 @allow(MENTOR)
 def weekly() -> Any:
-    """The weekly hours with one form open: ?add=<weekday>, ?edit=<range id> or ?copy=<weekday>."""
+    """The weekly hours with one form open: ?add=<weekday>, ?edit=<range id>, ?copy=<weekday>
+    or ?timezone=1 (the time zone form)."""
     state = EditorState()
     args = request.args
     try:
@@ -177,6 +202,8 @@ def weekly() -> Any:
             state.mode, state.weekday = "copy", schedule.parse_weekday("copy", args["copy"])
         elif "edit" in args:
             state.mode, state.rule_id = "edit", int(args["edit"])
+        elif "timezone" in args:
+            state.mode = "zone"
     except (ValidationFailed, ValueError):
         abort(404)
     if not is_htmx():

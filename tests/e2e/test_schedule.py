@@ -10,11 +10,12 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import check_a11y, screenshot, sign_in, visit
+from tests.e2e.conftest import PHONE, check_a11y, screenshot, sign_in, visit
 
 # Demo mentors nobody else's test edits: each test owns one schedule.
 JOURNEY_MENTOR = "hannah.becker@mentorhub.test"  # Europe/Berlin, 60 min + 10 min buffer
 TWO_TABS_MENTOR = "arjun.mehta@mentorhub.test"  # America/Toronto
+ZONE_MENTOR = "daniel.okafor@mentorhub.test"  # Africa/Lagos; the test puts it back
 
 
 def bookable_count(page: Page) -> int:
@@ -160,3 +161,60 @@ def test_a_second_tab_cannot_overwrite_the_first(new_page: Any) -> None:
     expect(day_row(second, 6)).to_contain_text("10:00–11:00")
     expect(day_row(second, 6)).to_contain_text("15:00–16:00")
     check_a11y(second)
+
+
+def test_the_time_zone_form_opens_on_demand_with_and_without_javascript(
+    new_page: Any,
+) -> None:
+    """The page carries a short preview list; every zone comes only with the zone form."""
+    page = new_page()
+    sign_in(page, ZONE_MENTOR)
+    visit(page, "/mentor-hub/schedule")
+    no_reload_marker(page)
+    weekly = page.locator("#weekly-hours")
+    expect(weekly).to_contain_text("Times are in Africa/Lagos")
+    expect(page.locator("#schedule-timezone")).to_have_count(0)
+    # The preview offers the mentor's own zone first, then mentees' and common zones.
+    preview_zone = page.get_by_label("Show times as a mentee in")
+    expect(preview_zone).to_have_value("Africa/Lagos")
+    assert preview_zone.locator("option").count() < 60
+    expect(preview_zone.locator("option").first).to_have_text("Africa/Lagos (your zone)")
+
+    weekly.get_by_role("link", name="Change time zone").click()
+    zone = page.get_by_label("Your time zone")
+    expect(zone).to_be_focused()
+    expect(zone).to_have_value("Africa/Lagos")
+    assert zone.locator("option").count() > 400  # any zone on earth
+    check_a11y(page)
+    screenshot(page, "schedule-zone-form")
+    zone.select_option("Africa/Accra")
+    page.get_by_role("button", name="Save time zone").click()
+    expect(page.locator("#schedule-notice")).to_contain_text("Time zone set to Africa/Accra.")
+    expect(weekly).to_contain_text("Times are in Africa/Accra")
+    expect(page.locator("#schedule-timezone")).to_have_count(0)
+    # The preview reloads itself; the zone it showed (Lagos) stays chosen, now as a mentee's.
+    expect(preview_zone.locator("option").first).to_have_text("Africa/Accra (your zone)")
+    expect(preview_zone).to_have_value("Africa/Lagos")
+    assert_not_reloaded(page)
+
+    # Without JavaScript: the link opens the page with the form, the form posts normally.
+    context = page.context.browser.new_context(
+        base_url=page.url.split("/mentor-hub")[0], viewport=PHONE, java_script_enabled=False
+    )
+    try:
+        context.add_cookies(page.context.cookies())
+        plain = context.new_page()
+        visit(plain, "/mentor-hub/schedule")
+        plain.get_by_role("link", name="Change time zone").click()
+        expect(plain).to_have_url(re.compile(r"/mentor-hub/schedule/weekly\?timezone=1$"))
+        plain.get_by_label("Your time zone").select_option("Africa/Lagos")
+        plain.get_by_role("button", name="Save time zone").click()
+        expect(plain).to_have_url(re.compile(r"/mentor-hub/schedule$"))
+        expect(plain.locator("#weekly-hours")).to_contain_text("Times are in Africa/Lagos")
+        # The preview's zone without JavaScript: pick, then the Show button.
+        plain.get_by_label("Show times as a mentee in").select_option("Asia/Tokyo")
+        plain.get_by_role("button", name="Show").click()
+        expect(plain.locator(".mh-preview__summary")).to_contain_text("shown in Asia/Tokyo")
+        expect(plain.get_by_label("Show times as a mentee in")).to_have_value("Asia/Tokyo")
+    finally:
+        context.close()

@@ -34,6 +34,7 @@ from app.models import (
     User,
 )
 from app.models.availability import ExceptionKind
+from app.services.timezones import all_timezones
 from tests.integration.conftest import counted
 
 BASE = "/mentor-hub/schedule"
@@ -140,6 +141,18 @@ def error_next_to(body: str, element_id: str) -> str:
     match = re.search(rf'id="{re.escape(element_id)}-error">([^<]*)<', body)
     assert match, f"no error message for #{element_id}"
     return match.group(1)
+
+
+def zone_choices(body: str, select_id: str) -> list[tuple[str, bool]]:
+    """(value, selected) of each option of the select with that id, in order."""
+    match = re.search(
+        rf'<select\b[^>]*\bid="{re.escape(select_id)}"[^>]*>(.*?)</select>', body, re.S
+    )
+    assert match, f"no select #{select_id}"
+    return [
+        (value, bool(selected))
+        for value, selected in re.findall(r'<option value="([^"]*)"( selected)?>', match.group(1))
+    ]
 
 
 def trigger_version(response: Any) -> int:
@@ -414,8 +427,12 @@ def test_each_edit_through_htmx_answers_the_section_notice_and_new_version(
     assert "<html" not in body
     assert trigger_version(response) == 2
     assert case.summary in notice_text(body)
-    # The redrawn section's forms carry the new version.
-    assert 'name="version" value="2"' in body
+    # The redrawn section's forms carry the new version (an empty week has no form: the
+    # add and time zone forms are drawn, with the version of the day, when asked for).
+    versions = set(re.findall(r'name="version" value="(\d+)"', body))
+    assert versions == {"2"} or (
+        not versions and case.section == "weekly-hours" and not ranges(db_session, profile)
+    )
     assert 'name="version" value="1"' not in body
     assert version_of(db_session, profile) == 2
     case.check(db_session, profile)
@@ -552,7 +569,8 @@ def test_an_unknown_time_zone_gives_422_at_the_zone_field(db_session, mentor_cli
     body = text_of(response)
     assert 'aria-invalid="true"' in element(body, "schedule-timezone")
     assert error_next_to(body, "schedule-timezone") == "Choose a time zone from the list."
-    assert '<details class="mh-disclosure" open>' in body
+    # The zone form stays open with the typed value, although the page draws it only on demand.
+    assert f'hx-post="{BASE}/timezone"' in body
     db_session.expire_all()
     assert profile.timezone == "UTC"
     assert version_of(db_session, profile) == 1
@@ -974,7 +992,119 @@ def test_the_preview_fragment_with_an_unknown_zone_uses_the_mentors_zone(
     assert response.status_code == 200
     body = text_of(response)
     assert "shown in <strong>Europe/Paris</strong>" in body
-    assert "your zone" not in body
+    assert "(your zone: " not in body
+    assert zone_choices(body, "preview-zone")[0] == ("Europe/Paris", True)
+    assert "Mars/Olympus" not in body
+
+
+# -- time zone choices ---------------------------------------------------------------------------
+
+
+def test_the_page_draws_the_zone_form_only_when_asked_for(db_session, client_for, profile):
+    """Every zone (about 500 options) is on the page only while the mentor changes zone."""
+    profile.timezone = "Europe/Paris"
+    db_session.commit()
+    client = client_for("mentor")
+
+    page = text_of(client.get(BASE))
+    assert 'id="schedule-timezone"' not in page
+    assert 'name="timezone"' not in page
+    change = f'href="{BASE}/weekly?timezone=1" hx-get="{BASE}/weekly?timezone=1">Change time zone'
+    assert change in page
+    assert page.count("<option") < 100
+
+    for headers in (HX, {}):  # htmx swaps the section; without JavaScript the whole page
+        response = client.get(f"{BASE}/weekly?timezone=1", headers=headers)
+        assert response.status_code == 200
+        body = text_of(response)
+        assert body.lstrip().startswith("<section") == bool(headers)
+        choices = zone_choices(body, "schedule-timezone")
+        assert [value for value, _ in choices] == list(all_timezones())
+        assert [value for value, selected in choices if selected] == ["Europe/Paris"]
+        assert "autofocus" in element(body, "schedule-timezone")
+        assert f'hx-post="{BASE}/timezone"' in body
+        # Written without whitespace between the options: the list is sent uncompressed.
+        select = re.search(r'<select\b[^>]*id="schedule-timezone".*?</select>', body, re.S)
+        assert select and re.search(r">\s+<", select.group(0)) is None
+
+
+def test_the_preview_offers_the_mentors_zone_its_mentees_zones_and_common_ones(
+    db_session, client_for, factories, people, profile
+):
+    profile.timezone = "Europe/Paris"
+    db_session.commit()
+    add_rule(db_session, profile, 0, T(9), T(12))
+    lima = factories.user(timezone="America/Lima")
+    yerevan = factories.user(timezone="Asia/Yerevan")
+    tbilisi = factories.user(timezone="Asia/Tbilisi")
+    # Upcoming (even cancelled) and recent sessions count; one from long ago does not, nor
+    # another mentor's mentee.
+    factories.booking(people.mentor, lima, starts_at=at(NEXT_MONDAY, 9))
+    factories.booking(
+        people.mentor, lima, starts_at=at(NEXT_MONDAY, 10), status=BookingStatus.CANCELLED
+    )
+    factories.booking(people.mentor, yerevan, starts_at=at(dt.date(2026, 9, 1), 9))
+    factories.booking(people.mentor, people.mentee, starts_at=at(dt.date(2026, 5, 1), 9))
+    factories.booking(people.other_mentor, tbilisi, starts_at=at(NEXT_MONDAY, 9))
+    db_session.commit()
+
+    body = text_of(client_for("mentor").get(BASE))
+
+    choices = zone_choices(body, "preview-zone")
+    values = [value for value, _ in choices]
+    assert choices[0] == ("Europe/Paris", True)
+    assert "Europe/Paris (your zone)</option>" in body
+    assert "America/Lima" in values and "Asia/Yerevan" in values
+    assert "Asia/Tbilisi" not in values  # the other mentor's mentee
+    assert "UTC" in values  # people.mentee's zone, and a common one anyway
+    for common in ("America/New_York", "Asia/Kolkata", "Asia/Tokyo", "Australia/Sydney"):
+        assert common in values
+    assert "Africa/Abidjan" not in values  # not every zone on earth
+    assert len(values) == len(set(values)) < 50
+    mentees = re.search(r'<optgroup [^>]*label="Your mentees\' zones">(.*?)</optgroup>', body)
+    assert mentees, "no group of the mentees' zones"
+    assert re.findall(r'value="([^"]+)"', mentees.group(1)) == ["America/Lima", "Asia/Yerevan"]
+
+
+def test_a_mentee_seen_only_long_ago_does_not_add_a_zone(
+    db_session, client_for, factories, people, profile
+):
+    yerevan = factories.user(timezone="Asia/Yerevan")
+    factories.booking(people.mentor, yerevan, starts_at=at(dt.date(2026, 8, 1), 9))
+    db_session.commit()
+
+    body = text_of(client_for("mentor").get(f"{BASE}/preview", headers=HX))
+
+    assert "Asia/Yerevan" not in [value for value, _ in zone_choices(body, "preview-zone")]
+    assert "mentees' zones" not in body  # an empty group is left out
+
+
+def test_the_preview_always_offers_the_zone_it_shows(db_session, client_for, profile):
+    add_rule(db_session, profile, 0, T(9), T(12))
+
+    response = client_for("mentor").get(f"{BASE}/preview?zone=Pacific/Chatham", headers=HX)
+
+    assert response.status_code == 200
+    body = text_of(response)
+    assert "shown in <strong>Pacific/Chatham</strong> (your zone: UTC)" in body
+    choices = zone_choices(body, "preview-zone")
+    assert choices[:2] == [("UTC", False), ("Pacific/Chatham", True)]
+    assert [value for value, selected in choices if selected] == ["Pacific/Chatham"]
+    # Without JavaScript the same choice comes from the full page.
+    page = text_of(client_for("mentor").get(f"{BASE}?zone=Pacific/Chatham"))
+    assert ("Pacific/Chatham", True) in zone_choices(page, "preview-zone")
+
+
+def test_the_admin_view_names_the_mentors_zone_not_the_admins(db_session, client_for, profile):
+    profile.timezone = "Asia/Tokyo"
+    db_session.commit()
+
+    body = text_of(client_for("admin").get(f"/admin/mentorship/mentors/{profile.id}/schedule"))
+
+    assert "Asia/Tokyo (the mentor's zone)</option>" in body
+    assert "The mentor's mentees' zones" not in body  # no mentees yet: the group is left out
+    assert "(your zone)" not in body
+    assert "Change time zone" not in body
 
 
 # -- a fixed number of queries --------------------------------------------------------------------
