@@ -8,8 +8,16 @@ import multiprocessing
 import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", max(2, multiprocessing.cpu_count() * 2)))
-threads = int(os.environ.get("GUNICORN_THREADS", "2"))
+# One request at a time per worker (gunicorn's sync worker), one worker per core plus one
+# for the moments a request waits on PostgreSQL. Pages are CPU-bound Python: threads in a
+# worker only queue for its interpreter lock, and more processes than that only queue for
+# the cores. Measured on 2 cores at 1M sessions, 100 paced users (docs/BENCHMARKS.md), p95
+# of the directory / search / mentor page / booking in ms: 4 workers x 2 threads 81/88/62/76,
+# 6 x 1 66/81/73/80, 3 x 2 63/77/58/85, 2 x 1 56/68/57/74, 4 x 1 51/63/49/55, 3 x 1 39/60/40/54.
+# Sync workers want a buffering proxy in front (nginx; docs/DEPLOY.md): without one, raise
+# GUNICORN_THREADS so that slow clients cannot hold every worker.
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() + 1))
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 timeout = 30
 # No access log: it would repeat each request with its raw path and query string, which can
 # carry tokens (calendar feeds, sign-in links). The app writes one structured line per

@@ -18,8 +18,9 @@ What it does, in order:
    mentors who have requests waiting, and four bench admins (made once). Each signs in
    through the real email-link flow when Locust starts them.
 3. **Servers.** MentorHub under gunicorn with gunicorn.conf.py (WEB_CONCURRENCY workers,
-   default 2 per core, 2 threads each), MENTORHUB_ENV=production, the in-process scheduler
-   on (reminders, mail, the session-count fold run as they would). Two settings differ
+   default one per core plus one; GUNICORN_THREADS threads each, default 1; --workers and
+   --threads override), MENTORHUB_ENV=production, the in-process scheduler on (reminders,
+   mail, the session-count fold run as they would). Two settings differ
    from production, because the load comes from one address and a handful of people:
    RATELIMIT_ENABLED=false and the booking policy limits (3 active sessions, 3 new per hour
    per mentee) raised to 1,000. The floor (scripts/bench_floor.py) runs under the same
@@ -36,6 +37,8 @@ What it does, in order:
      their booking of one of --slots free times at the same instant;
    * saturated mix: the same people without pauses, for half of --seconds: the most
      MentorHub does per second, compared with the floor.
+   --paced-only runs the warm-up and the paced run and prints that table, nothing else
+   (about two minutes: to compare server settings).
 5. **Checks.** After the storm, SQL counts the active sessions at each of the slots: exactly
    one each, or the command fails (exit status 1). Speed budgets are printed as met or not,
    never asserted.
@@ -720,6 +723,43 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def paced_table(paced: Run, args: argparse.Namespace) -> str:
+    """The paced run's table per page (with the budgets), its mix and its errors."""
+    lines: list[str] = []
+    add = lines.append
+    add("| Page | Requests | rps | p50 ms | p95 ms | p99 ms | Errors | Error rate | p95 budget |")
+    add("|---|---|---|---|---|---|---|---|---|")
+    for row in sorted(paced.pages(), key=lambda r: r.name):
+        budget = BUDGETS.get(row.name)
+        verdict = (
+            ""
+            if budget is None
+            else (f"< {budget}: met" if row.p95 < budget else f"< {budget}: **not met**")
+        )
+        rate = row.failures / row.count if row.count else 0.0
+        add(
+            f"| {row.name} | {row.count} | {row.rps:.1f} | {row.p50:.0f} | {row.p95:.0f} | "
+            f"{row.p99:.0f} | {row.failures} | {rate:.2%} | {verdict} |"
+        )
+    mix = Counter[str]()
+    for row in paced.pages():
+        if row.name.startswith("booking: book (409"):
+            mix["booking"] += row.count
+        else:
+            mix[row.name.split(":", 1)[0]] += row.count
+    total = sum(mix.values()) or 1
+    add("")
+    add(
+        "Mix measured: "
+        + ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1]))
+        + " (asked: discovery 40 %, booking 30 %, profile 20 %, other 10 %)."
+    )
+    errors = sum(r.failures for r in paced.pages())
+    expected = sum(r.count for r in paced.pages() if "409" in r.name)
+    add(f"Errors: {errors}; expected 409s (a time just taken by someone faster): {expected}.")
+    return "\n".join(lines)
+
+
 def report(
     paced: Run,
     stormy: Run,
@@ -753,36 +793,7 @@ def report(
         f"({paced.total_rps:.0f} requests/s; Locust used {paced.locust_cpu:.0%} of a core)"
     )
     add("")
-    add("| Page | Requests | rps | p50 ms | p95 ms | p99 ms | Errors | Error rate | p95 budget |")
-    add("|---|---|---|---|---|---|---|---|---|")
-    for row in sorted(paced.pages(), key=lambda r: r.name):
-        budget = BUDGETS.get(row.name)
-        verdict = (
-            ""
-            if budget is None
-            else (f"< {budget}: met" if row.p95 < budget else f"< {budget}: **not met**")
-        )
-        rate = row.failures / row.count if row.count else 0.0
-        add(
-            f"| {row.name} | {row.count} | {row.rps:.1f} | {row.p50:.0f} | {row.p95:.0f} | "
-            f"{row.p99:.0f} | {row.failures} | {rate:.2%} | {verdict} |"
-        )
-    mix = Counter[str]()
-    for row in paced.pages():
-        if row.name.startswith("booking: book (409"):
-            mix["booking"] += row.count
-        else:
-            mix[row.name.split(":", 1)[0]] += row.count
-    total = sum(mix.values()) or 1
-    add("")
-    add(
-        "Mix measured: "
-        + ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1]))
-        + " (asked: discovery 40 %, booking 30 %, profile 20 %, other 10 %)."
-    )
-    errors = sum(r.failures for r in paced.pages())
-    expected = sum(r.count for r in paced.pages() if "409" in r.name)
-    add(f"Errors: {errors}; expected 409s (a time just taken by someone faster): {expected}.")
+    add(paced_table(paced, args))
     add("")
     held = storm.active_per_slot == [1] * len(plan.storm_slots) and not storm.errors
     add(
@@ -865,14 +876,19 @@ def main() -> int:
     parser.add_argument(
         "--pause", default="2,8", help="the paced people's pause between steps: LOW,HIGH seconds"
     )
+    parser.add_argument(
+        "--paced-only",
+        action="store_true",
+        help="warm-up and the paced run only, printed (to compare server settings quickly)",
+    )
     parser.add_argument("--storm", type=int, default=200)
     parser.add_argument("--slots", type=int, default=5)
     parser.add_argument(
         "--workers",
         type=int,
-        default=int(os.environ.get("WEB_CONCURRENCY", 2 * (os.cpu_count() or 1))),
+        default=int(os.environ.get("WEB_CONCURRENCY", (os.cpu_count() or 1) + 1)),
     )
-    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 2)))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("GUNICORN_THREADS", 1)))
     parser.add_argument("--mentors", type=int, default=10_000)
     parser.add_argument("--mentees", type=int, default=50_000)
     parser.add_argument("--sessions", type=int, default=1_000_000)
@@ -918,6 +934,10 @@ def main() -> int:
 
             print("warm-up (15 s, not reported)...", flush=True)
             mix("warm-up", 15, "saturated")
+            if args.paced_only:
+                paced = mix("paced mix", args.seconds, "paced")
+                print(paced_table(paced, args))
+                return 0
 
             floor_server = Server("scripts.bench_floor:app", env, tmp / "floor.log")
             try:

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
@@ -41,6 +42,8 @@ mentor_expertise = Table(
     Base.metadata,
     Column("mentor_id", ForeignKey("mentor_profiles.id", ondelete="CASCADE"), primary_key=True),
     Column("tag_id", ForeignKey("expertise_tags.id", ondelete="CASCADE"), primary_key=True),
+    # An expertise filter reads only that tag's mentors (migration 0017).
+    Index("ix_mentor_expertise_tag_id", "tag_id", "mentor_id"),
 )
 
 
@@ -55,6 +58,24 @@ class ExpertiseTag(Base):
 
 class MentorProfile(Base):
     __tablename__ = "mentor_profiles"
+    __table_args__ = (
+        # The directory ranks from this index alone on PostgreSQL (migration 0017): the
+        # columns its filters and sorts read, without the bios.
+        Index(
+            "ix_mentor_profiles_directory",
+            "status",
+            postgresql_include=[
+                "id",
+                "user_id",
+                "next_available_at",
+                "rating_average",
+                "rating_count",
+                "sessions_completed",
+                "approved_at",
+                "search_name",
+            ],
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
@@ -64,7 +85,7 @@ class MentorProfile(Base):
     languages: Mapped[list[str]] = mapped_column(JSON, default=list)
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     status: Mapped[MentorStatus] = mapped_column(
-        str_enum(MentorStatus, "mentor_status"), default=MentorStatus.DRAFT, index=True
+        str_enum(MentorStatus, "mentor_status"), default=MentorStatus.DRAFT
     )
     status_reason: Mapped[str | None] = mapped_column(Text)
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -73,8 +73,10 @@ def landing() -> Any:
     return render_template("hub/landing.html", numbers=numbers, expertise=expertise)
 
 
-def _directory_context() -> dict[str, Any]:
-    """The directory's state from the URL and the page it selects (fixed query count)."""
+def _directory_context(*, with_filters: bool = True) -> dict[str, Any]:
+    """The directory's state from the URL and the page it selects (fixed query count).
+    Without filters: only what the results need (the filter form's languages and the saved
+    searches are left out)."""
     tags = directory.all_expertise(db.session)
     query = directory.DirectoryQuery.from_args(
         request.args.to_dict(flat=False), [t.slug for t in tags]
@@ -92,17 +94,21 @@ def _directory_context() -> dict[str, Any]:
     )
     if query.favourites and not query.text and len(page.chips) == 1:
         g.nav_endpoint = "hub.favourites"
-    return {
+    context = {
         "page": page,
         "query": page.query,
         "sorts": directory.SORTS,
-        "availability": directory.AVAILABILITY,
-        "min_ratings": directory.MIN_RATINGS,
-        "min_sessions": directory.MIN_SESSIONS,
-        "languages": _languages_on_offer(),
-        "saved": saved_searches.for_user(db.session, current_user.id),
         "canonical_url": _directory_url(page.query.query_string()),
     }
+    if with_filters:
+        context |= {
+            "availability": directory.AVAILABILITY,
+            "min_ratings": directory.MIN_RATINGS,
+            "min_sessions": directory.MIN_SESSIONS,
+            "languages": _languages_on_offer(),
+            "saved": saved_searches.for_user(db.session, current_user.id),
+        }
+    return context
 
 
 # The language filter lists the languages approved mentors speak. Working that out reads
@@ -143,7 +149,7 @@ def mentor_results() -> Any:
     and what is being typed. The address bar gets the canonical directory URL."""
     if not is_htmx():
         return redirect(_directory_url(request.query_string.decode("utf-8", "replace")))
-    context = _directory_context()
+    context = _directory_context(with_filters=False)
     response = make_response(render_template("hub/_mentor_results.html", **context))
     response.headers["HX-Push-Url"] = context["canonical_url"]
     return response

@@ -340,6 +340,8 @@ def test_the_directory_needs_the_same_queries_for_three_mentors_or_thirty(
             == 200
         )
     assert len(results) <= len(many)
+    # The live results leave the filter form alone: no saved searches, no language list.
+    assert not [q for q in results if "saved_searches" in q or "json_" in q], results
 
 
 def test_the_results_fragment_pushes_the_canonical_url(client_for, people):
