@@ -7,6 +7,7 @@ everything a request writes is rolled back with the test.
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,13 +15,15 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.engine import make_url
 
 from app import create_app
-from app.db import db
+from app.db import db, make_engine
 from app.extensions import limiter
 from app.models import MentorStatus, User
 from app.services.clock import FrozenClock
+from tests.conftest import backend
 from tests.factories import Factories
 
 
@@ -151,3 +154,26 @@ def count_queries(client: FlaskClient, url: str, engine) -> int:
     with counted(engine) as statements:
         assert client.get(url).status_code == 200
     return len(statements)
+
+
+@pytest.fixture
+def empty_engine(database_url: str, tmp_path) -> Iterator[Engine]:
+    """A brand-new, empty database of the backend under test."""
+    if backend() == "postgres":
+        url = make_url(database_url)
+        name = f"mentorhub_empty_{uuid.uuid4().hex[:8]}"
+        admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        eng = make_engine(url.set(database=name).render_as_string(hide_password=False))
+        try:
+            yield eng
+        finally:
+            eng.dispose()
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            admin.dispose()
+    else:
+        eng = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+        yield eng
+        eng.dispose()

@@ -6,15 +6,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import uuid
-from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, bindparam, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import bindparam, func, select, text
 
 from app import schema
-from app.db import UTCDateTime, make_engine
+from app.db import UTCDateTime
 from app.models import (
     AuditEvent,
     BookingStatus,
@@ -24,7 +21,6 @@ from app.models import (
     Notification,
 )
 from app.services import chat
-from tests.conftest import backend
 from tests.integration.conftest import count_queries, csrf_token
 
 HX = {"HX-Request": "true"}
@@ -447,29 +443,6 @@ def test_the_scheduler_runs_the_unread_mail_job_with_the_configured_wait(app):
 
 
 # -- migration 0016: each thread's newest message id ----------------------------------------------
-
-
-@pytest.fixture
-def empty_engine(database_url: str, tmp_path) -> Iterator[Engine]:
-    """A brand-new, empty database of the backend under test."""
-    if backend() == "postgres":
-        url = make_url(database_url)
-        name = f"mentorhub_chat_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        eng = make_engine(url.set(database=name).render_as_string(hide_password=False))
-        try:
-            yield eng
-        finally:
-            eng.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    else:
-        eng = make_engine(f"sqlite:///{tmp_path / 'chat_migration.db'}")
-        yield eng
-        eng.dispose()
 
 
 def test_the_migration_backfills_each_threads_newest_message_and_keeps_it_after(empty_engine, now):

@@ -4,42 +4,15 @@ between models and migrations, and PostgreSQL's exclusion constraints (invariant
 from __future__ import annotations
 
 import datetime as dt
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import inspect
 from sqlalchemy.exc import IntegrityError
 
 from app import schema
-from app.db import Base, make_engine
-from tests.conftest import backend
-
-
-@pytest.fixture
-def empty_engine(database_url: str, tmp_path) -> Iterator[Engine]:
-    """A brand-new, empty database of the backend under test."""
-    if backend() == "postgres":
-        url = make_url(database_url)
-        name = f"mentorhub_mig_{uuid.uuid4().hex[:8]}"
-        admin = create_engine(url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        eng = make_engine(url.set(database=name).render_as_string(hide_password=False))
-        try:
-            yield eng
-        finally:
-            eng.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
-    else:
-        eng = make_engine(f"sqlite:///{tmp_path / 'migrations.db'}")
-        yield eng
-        eng.dispose()
+from app.db import Base
 
 
 def test_upgrade_from_empty_then_downgrade_to_base(empty_engine):
