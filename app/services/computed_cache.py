@@ -95,15 +95,19 @@ class ComputedCache:
     ) -> None:
         try:
             self._store(key, Computed(compute(), now), now, seconds, stale_seconds)
-        finally:
+        except BaseException:
             with self._lock:
                 self._refreshing.discard(key)
+            raise
 
     def _store(
         self, key: Hashable, fresh: Computed[T], now: dt.datetime, seconds: int, stale: int
     ) -> Computed[T]:
         fresh_until = now + dt.timedelta(seconds=seconds)
         with self._lock:
+            # A new value ends the wait for a refresh: one handed to `defer` that never ran
+            # (a response that was never closed) must not block the refreshes to come.
+            self._refreshing.discard(key)
             if key not in self._entries and len(self._entries) >= self._max:
                 self._evict(now)
             self._entries[key] = (  # type: ignore[assignment]

@@ -107,3 +107,24 @@ def test_a_failed_refresh_lets_the_next_request_try_again():
     assert cache.get("k", lambda: 2, now=at, seconds=30, stale_seconds=60, defer=later).value == 1
     later.run()
     assert cache.get("k", lambda: 3, now=at, seconds=30, stale_seconds=60, defer=later).value == 2
+
+
+def test_a_refresh_that_never_ran_does_not_block_the_next_ones():
+    """A refresh handed to `defer` may never run (a response nobody closed): once the value
+    is worked out again, later stale reads hand out refreshes again."""
+    cache, compute, lost, later = ComputedCache(), Counter(), Later(), Later()
+    cache.get("k", compute, now=NOW, seconds=30, stale_seconds=60, defer=lost)
+    cache.get(
+        "k", compute, now=NOW + dt.timedelta(seconds=40), seconds=30, stale_seconds=60, defer=lost
+    )
+    assert len(lost.work) == 1  # handed out, and never run
+    too_old = NOW + dt.timedelta(seconds=100)
+    assert cache.get("k", compute, now=too_old, seconds=30, stale_seconds=60, defer=lost).value == 2
+    stale_again = too_old + dt.timedelta(seconds=40)
+    assert (
+        cache.get("k", compute, now=stale_again, seconds=30, stale_seconds=60, defer=later).value
+        == 2
+    )
+    assert len(later.work) == 1
+    later.run()
+    assert cache.get("k", compute, now=stale_again, seconds=30, stale_seconds=60).value == 3
