@@ -25,8 +25,6 @@ from app.models import (
     BookingNote,
     BookingStatus,
     MentorProfile,
-    SessionStat,
-    SessionStatDelta,
     User,
 )
 from app.services import audit, session_stats
@@ -262,11 +260,7 @@ _LATEST = dt.datetime(3000, 1, 1, tzinfo=dt.UTC)
 
 
 def _kept_count(session: Session, filters: SessionFilters, tz: str) -> int | None:
-    """From session_stats, or None when a bound cuts an hour in two (a :30 or :45 zone).
-
-    The compacted rows and the pending deltas are summed each on its own and added, in one
-    statement: summed through one UNION ALL subquery (`session_stats.hourly`), the ~90,000
-    hourly rows of a million sessions cost half as much again."""
+    """From session_stats, or None when a bound cuts an hour in two (a :30 or :45 zone)."""
     low = local_midnight(filters.date_from, tz) if filters.date_from else _EARLIEST
     high = (
         local_midnight(filters.date_to + dt.timedelta(days=1), tz) if filters.date_to else _LATEST
@@ -274,15 +268,9 @@ def _kept_count(session: Session, filters: SessionFilters, tz: str) -> int | Non
     if session_stats.edge_hours([low, high]):
         return None
     statuses = [BookingStatus(s).value for s in filters.statuses]
-    parts: list[Any] = []
-    for table in (SessionStat, SessionStatDelta):
-        part = select(func.coalesce(func.sum(table.sessions), 0)).where(
-            table.hour >= low, table.hour < high
-        )
-        if statuses:
-            part = part.where(table.status.in_(statuses))
-        parts.append(part.scalar_subquery())
-    return int(session.execute(select(parts[0] + parts[1])).scalar_one())
+    return int(
+        session.execute(select(session_stats.sessions_between(low, high, statuses))).scalar_one()
+    )
 
 
 @dataclass(frozen=True)

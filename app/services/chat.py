@@ -36,10 +36,7 @@ from typing import Any, Literal, cast
 
 from sqlalchemy import (
     CursorResult,
-    Integer,
     and_,
-    any_,
-    bindparam,
     case,
     exists,
     func,
@@ -47,10 +44,10 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased, joinedload
 
+from app.db import among
 from app.models import (
     Booking,
     ChatMessage,
@@ -717,14 +714,6 @@ def keep_message(
 # -- the unread-mail job ------------------------------------------------------------------------
 
 
-def _among(session: Session, column: Any, ids: Sequence[int]) -> Any:
-    """`column IN ids`; on PostgreSQL `= ANY(:ids)`, one array parameter (one statement
-    whatever the length, so a prepared plan fits every run)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
-    return column.in_(ids)
-
-
 def unread_mail_key(thread_id: int, recipient_id: int, newest_id: int) -> str:
     return f"chat-unread:{thread_id}:u{recipient_id}:m{newest_id}:email"
 
@@ -780,7 +769,7 @@ def queue_unread_mail(session: Session, *, now: dt.datetime, after_minutes: int 
             .join(sender, sender.id == sender_col)
             .join(User, User.id == recipient_col)
             .where(
-                _among(session, ChatThread.id, candidates),
+                among(session, ChatThread.id, candidates),
                 ChatMessage.sender_id == sender_col,
                 ChatMessage.hidden_at.is_(None),
                 ChatMessage.id > read_col,

@@ -48,7 +48,7 @@ from urllib.parse import urlsplit
 from app.models import ACTIVE_STATUSES, Booking, BookingStatus, Notification, User
 from app.services import calendar_ics, mailer, preferences
 from app.services.outbox import NotSent
-from app.services.timezones import to_local
+from app.services.timezones import to_local, zone_label
 
 Render = Callable[[str, Mapping[str, Any]], str]
 UnsubscribeUrl = Callable[[User, str], str | None]
@@ -220,10 +220,6 @@ def _parse_time(raw: Any) -> dt.datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
-
-
-def zone_label(zone: str) -> str:
-    return zone.replace("_", " ")
 
 
 def when(start: dt.datetime, end: dt.datetime | None, zone: str) -> str:

@@ -67,11 +67,8 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     CursorResult,
-    Integer,
     String,
     Table,
-    any_,
-    bindparam,
     delete,
     exists,
     extract,
@@ -83,11 +80,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import cast as sql_cast
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
 
+from app.db import among
 from app.models import (
     Attendance,
     Booking,
@@ -401,28 +398,13 @@ def _batches(
         yield [_Candidate._make(row) for row in part]
 
 
-def _among(
-    session: Session, column: InstrumentedAttribute[Any], ids: Sequence[int]
-) -> ColumnElement[bool]:
-    """`column IN ids`; on PostgreSQL `= ANY(:ids)`, one array parameter.
-
-    A long IN list is a different statement for every length and, once psycopg prepares it,
-    PostgreSQL's generic plan for it may scan the whole candidate range per batch (quadratic
-    over a big run). With one array parameter the statement is the same every time and the
-    plan probes the primary key.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, list(ids), type_=postgresql.ARRAY(Integer)))
-    return column.in_(ids)
-
-
 def _existing_keys(session: Session, booking_ids: Sequence[int], kind: str) -> set[str]:
     if not booking_ids:
         return set()
     return set(
         session.scalars(
             select(Notification.dedupe_key).where(
-                _among(session, Notification.booking_id, booking_ids),
+                among(session, Notification.booking_id, booking_ids),
                 Notification.kind == kind,
             )
         )
@@ -447,7 +429,7 @@ def _load(
         )
         .join(_Mentor, _Mentor.id == Booking.mentor_id)
         .join(_Mentee, _Mentee.id == Booking.mentee_id)
-        .where(_among(session, Booking.id, booking_ids), *where)
+        .where(among(session, Booking.id, booking_ids), *where)
         .order_by(Booking.starts_at, Booking.id)
     )
     if session.get_bind().dialect.name == "postgresql":

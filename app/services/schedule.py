@@ -34,7 +34,7 @@ from app.models.availability import ExceptionKind
 from app.services import audit, meeting_links, mentor_index, slot_engine
 from app.services.audit import NO_CONTEXT, RequestContext
 from app.services.errors import NotAllowed, NotFound, StaleVersion, ValidationFailed
-from app.services.timezones import is_valid_timezone, zone
+from app.services.timezones import is_valid_timezone, zone, zone_label
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 WORKDAYS = frozenset(range(5))
@@ -881,7 +881,7 @@ def set_timezone(
     profile.timezone = name
     return edit.finish(
         "schedule.timezone_changed",
-        f"Time zone set to {name.replace('_', ' ')}. Your hours keep their clock times there.",
+        f"Time zone set to {zone_label(name)}. Your hours keep their clock times there.",
         {"timezone": before},
         {"timezone": name},
     )

@@ -72,6 +72,24 @@ def hourly(
     return union_all(*parts).subquery("hourly")
 
 
+def sessions_between(
+    starts_at: dt.datetime, ends_at: dt.datetime, statuses: Sequence[str] = ()
+) -> Any:
+    """SQL: the number of sessions starting in [starts_at, ends_at) (whole hours), of these
+    statuses (all when empty). Compacted rows and pending deltas are summed each on its own
+    and added: summed through `hourly`'s UNION ALL, the ~90,000 hourly rows of a million
+    sessions cost half as much again."""
+    parts: list[Any] = []
+    for table in (SessionStat, SessionStatDelta):
+        part = select(func.coalesce(func.sum(table.sessions), 0)).where(
+            table.hour >= starts_at, table.hour < ends_at
+        )
+        if statuses:
+            part = part.where(table.status.in_(list(statuses)))
+        parts.append(part.scalar_subquery())
+    return parts[0] + parts[1]
+
+
 def in_hours(
     column: Any, hours: Sequence[dt.datetime], starts_at: dt.datetime, ends_at: dt.datetime
 ) -> Any:

@@ -19,6 +19,11 @@ def all_timezones() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def zone_label(name: str) -> str:
+    """How a zone's name reads to a person: "America/New York"."""
+    return name.replace("_", " ")
+
+
 def is_valid_timezone(name: str) -> bool:
     return name in all_timezones()
 

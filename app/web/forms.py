@@ -11,14 +11,14 @@ from wtforms import EmailField, HiddenField, PasswordField, SelectField, StringF
 from wtforms.validators import DataRequired, Length, Optional
 
 from app.services.errors import ValidationFailed
-from app.services.timezones import all_timezones
+from app.services.timezones import all_timezones, zone_label
 
 
 @functools.cache
 def timezone_choices() -> tuple[tuple[str, str], ...]:
     """(value, label) for every zone a person may pick: the same for every page that offers a
     zone, worked out once per process."""
-    return tuple((name, name.replace("_", " ")) for name in all_timezones())
+    return tuple((name, zone_label(name)) for name in all_timezones())
 
 
 class SignInForm(FlaskForm):

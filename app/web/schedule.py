@@ -38,7 +38,7 @@ from app.models.availability import ExceptionKind
 from app.services import meeting_links, schedule, schedule_zones
 from app.services.errors import ValidationFailed
 from app.services.schedule import ScheduleChange, SettingsInput, StaleSchedule
-from app.services.timezones import is_valid_timezone, to_local, zone_abbreviation
+from app.services.timezones import is_valid_timezone, to_local, zone_abbreviation, zone_label
 from app.web.access import ADMIN, MENTOR, allow
 from app.web.context import is_htmx, now, request_context, start_write
 from app.web.forms import timezone_choices
@@ -90,22 +90,18 @@ def _preview_zone(profile: MentorProfile, requested: str | None) -> str:
     return requested if requested and is_valid_timezone(requested) else profile.timezone
 
 
-def _zone_label(name: str) -> str:
-    return name.replace("_", " ")
-
-
 def _preview_zone_groups(
     zones: schedule_zones.PreviewZones, *, editable: bool
 ) -> list[tuple[str | None, list[tuple[str, str]]]]:
     """The preview select's (group label, options); app.services.schedule_zones says why."""
     whose = "your" if editable else "the mentor's"
-    first = [(zones.own, f"{_zone_label(zones.own)} ({whose} zone)")]
+    first = [(zones.own, f"{zone_label(zones.own)} ({whose} zone)")]
     if zones.shown:
-        first.append((zones.shown, _zone_label(zones.shown)))
+        first.append((zones.shown, zone_label(zones.shown)))
     return [
         (None, first),
-        (f"{whose.capitalize()} mentees' zones", [(z, _zone_label(z)) for z in zones.mentees]),
-        ("Common zones", [(z, _zone_label(z)) for z in zones.common]),
+        (f"{whose.capitalize()} mentees' zones", [(z, zone_label(z)) for z in zones.mentees]),
+        ("Common zones", [(z, zone_label(z)) for z in zones.common]),
     ]
 
 
