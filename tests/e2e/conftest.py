@@ -253,6 +253,14 @@ def approved_profile(user: Any, now: dt.datetime, headline: str, **extra: Any) -
     return MentorProfile(**fields)
 
 
+def settled(page: Page) -> None:
+    """Wait until htmx has finished with what it last swapped in. New content is live only
+    once htmx processes it, a settle delay (20 ms) after the swap: an event fired on it
+    before then (a select's change) is lost. htmx marks the new content `htmx-added` until
+    then."""
+    expect(page.locator(".htmx-added, .htmx-settling, .htmx-request")).to_have_count(0)
+
+
 def visit(page: Page, path: str, status: int = 200) -> None:
     """page.goto, failing at once (with the status) when the page does not answer as expected."""
     response = page.goto(path)

@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect
 
-from tests.e2e.conftest import PHONE, check_a11y, screenshot, sign_in, visit
+from tests.e2e.conftest import PHONE, check_a11y, screenshot, settled, sign_in, visit
 
 # Demo mentors nobody else's test edits: each test owns one schedule.
 JOURNEY_MENTOR = "hannah.becker@mentorhub.test"  # Europe/Berlin, 60 min + 10 min buffer
@@ -116,7 +116,9 @@ def test_mentor_sets_hours_copies_them_blocks_a_date_and_the_preview_follows(
     expect(cell).to_contain_text("No times")
     assert bookable_count(page) == before - on_that_day
 
-    # As a mentee in Tokyo sees it: the same times, in Tokyo's zone.
+    # As a mentee in Tokyo sees it: the same times, in Tokyo's zone. The preview was just
+    # swapped in: its select answers once htmx has processed it.
+    settled(page)
     page.get_by_label("Show times as a mentee in").select_option("Asia/Tokyo")
     expect(page.locator(".mh-preview__summary")).to_contain_text("Asia/Tokyo")
     # 09:00 in Berlin (CET, UTC+1) is 17:00 in Tokyo; each time names the mentor's too.
